@@ -1,0 +1,1 @@
+"""text2biggan: text -> language-model hidden states -> learned mapper -> BigGAN class vector -> image."""

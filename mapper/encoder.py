@@ -1,0 +1,70 @@
+"""Text -> contextual hidden states, with any `transformers` encoder."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from transformers import AutoModel, AutoTokenizer
+
+DEFAULT_ENCODER = "sentence-transformers/all-MiniLM-L6-v2"
+MAX_TOKENS = 512
+
+
+@dataclass
+class EncoderOutput:
+    hidden_states: torch.Tensor  # (batch, seq_len, hidden), float32
+    attention_mask: torch.Tensor  # (batch, seq_len), 1 for real tokens
+
+
+def looks_like_path(name: str) -> bool:
+    """A Hub id is `name` or `owner/name`; anything else is meant as a folder."""
+    return name.startswith((".", "/", "~")) or name.count("/") > 1 or Path(name).exists()
+
+
+class TextEncoder:
+    def __init__(self, tokenizer, model, name_or_path: str):
+        self.tokenizer = tokenizer
+        self.model = model.eval()
+        self.name_or_path = name_or_path
+        limits = [MAX_TOKENS, tokenizer.model_max_length]
+        limits.append(getattr(model.config, "max_position_embeddings", MAX_TOKENS))
+        self.max_length = min(limits)
+
+    @classmethod
+    def from_pretrained(cls, name_or_path: str = DEFAULT_ENCODER, device: str | None = None) -> "TextEncoder":
+        name_or_path = str(name_or_path)
+        if looks_like_path(name_or_path) and not Path(name_or_path).expanduser().is_dir():
+            raise FileNotFoundError(f"encoder folder not found: {name_or_path}")
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(name_or_path)
+            model = AutoModel.from_pretrained(name_or_path)
+        except OSError as err:
+            raise ValueError(
+                f"could not load text encoder {name_or_path!r}: not a local folder with a "
+                f"transformers model, and not downloadable from the Hub ({err.__class__.__name__})"
+            ) from None
+        return cls(tokenizer, model.to(device or "cpu"), name_or_path)
+
+    @property
+    def hidden_size(self) -> int:
+        return self.model.config.hidden_size
+
+    @property
+    def device(self) -> torch.device:
+        return self.model.device
+
+    @torch.inference_mode()
+    def encode(self, texts: list[str]) -> EncoderOutput:
+        """Last hidden states of a batch, padded to its longest text, cut at `max_length` tokens."""
+        batch = self.tokenizer(
+            list(texts), padding=True, truncation=True, max_length=self.max_length, return_tensors="pt"
+        ).to(self.device)
+        hidden = self.model(**batch).last_hidden_state
+        return EncoderOutput(hidden.float(), batch["attention_mask"])
+
+
+def mean_pool(hidden_states: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    """Average of the real tokens' states: (batch, seq, hidden) -> (batch, hidden)."""
+    mask = attention_mask.unsqueeze(-1).to(hidden_states.dtype)
+    return (hidden_states * mask).sum(1) / mask.sum(1).clamp(min=1)

@@ -1,0 +1,122 @@
+"""BigGAN-deep as a text-free generator: class vector + seeded noise + truncation -> image."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from pytorch_pretrained_biggan import BigGAN, BigGANConfig
+from pytorch_pretrained_biggan.utils import truncated_noise_sample
+
+CONFIG_NAME = "config.json"
+WEIGHTS_NAME = "pytorch_model.bin"
+# The package's own 2019 S3 links are gone; these Hub repos hold the same two files.
+HUB_REPOS = {
+    "biggan-deep-128": "osanseviero/BigGAN-deep-128",
+    "biggan-deep-256": "osanseviero/BigGAN-deep-256",
+    "biggan-deep-512": "osanseviero/BigGAN-deep-512",
+}
+DEFAULT_BIGGAN = "biggan-deep-128"
+MAX_SEED = 2**32 - 1  # numpy's RandomState accepts [0, 2**32)
+
+
+def snap_truncation(truncation: float, n_stats: int = 51) -> float:
+    """Nearest truncation on the grid where BigGAN stored its batch-norm statistics.
+
+    Off the grid the package interpolates with the weights the wrong way round. (At 0.14, 0.28,
+    0.56 and 0.58, float division still lands a hair off the grid and the eager model reads the
+    neighbouring point's statistics; no float value avoids that.)
+    """
+    if not 0 < truncation <= 1:
+        raise ValueError(f"truncation must be in (0, 1], got {truncation}")
+    intervals = n_stats - 1
+    return max(1, round(truncation * intervals)) / intervals
+
+
+def resolve_biggan(name_or_path: str | Path) -> Path:
+    """A local folder holding config.json + pytorch_model.bin, downloading a named model if needed."""
+    name = str(name_or_path)
+    folder = Path(name).expanduser()
+    if name in HUB_REPOS and not folder.is_dir():
+        from huggingface_hub import snapshot_download
+
+        try:
+            return Path(snapshot_download(HUB_REPOS[name], allow_patterns=[CONFIG_NAME, WEIGHTS_NAME]))
+        except Exception as err:  # noqa: BLE001 - every Hub failure gets the same advice
+            raise OSError(
+                f"could not download {name} from the Hub repo {HUB_REPOS[name]} "
+                f"({err.__class__.__name__}); pass a local folder with {CONFIG_NAME} and {WEIGHTS_NAME}"
+            ) from None
+    if not folder.is_dir():
+        if "/" in name or "\\" in name or name.startswith("."):
+            raise FileNotFoundError(f"BigGAN folder not found: {name}")
+        raise ValueError(f"unknown BigGAN {name!r}: use one of {sorted(HUB_REPOS)} or a local folder")
+    missing = [f for f in (CONFIG_NAME, WEIGHTS_NAME) if not (folder / f).is_file()]
+    if missing:
+        raise FileNotFoundError(f"BigGAN folder {folder} lacks {', '.join(missing)}")
+    return folder
+
+
+def load_biggan(folder: Path) -> BigGAN:
+    """Load like `BigGAN.from_pretrained(folder)`, but refuse a checkpoint that leaves weights unset.
+
+    The package loads with strict=False, which turns a wrong or truncated checkpoint into a
+    generator of noise. Weights come from the Hub, so they are unpickled with weights_only.
+    """
+    model = BigGAN(BigGANConfig.from_json_file(folder / CONFIG_NAME))
+    state = torch.load(folder / WEIGHTS_NAME, map_location="cpu", weights_only=True)
+    result = model.load_state_dict(state, strict=False)
+    if result.missing_keys:
+        raise ValueError(
+            f"{folder / WEIGHTS_NAME} does not match its config: {len(result.missing_keys)} weights "
+            f"missing, e.g. {result.missing_keys[:3]}"
+        )
+    return model.eval()
+
+
+class Generator:
+    """BigGAN-deep with the knobs the demo needs: class vectors, truncation, seed."""
+
+    def __init__(self, model: BigGAN, name_or_path: str):
+        self.model = model.eval().requires_grad_(False)
+        self.name_or_path = name_or_path
+
+    @classmethod
+    def from_pretrained(cls, name_or_path: str | Path = DEFAULT_BIGGAN, device: str | None = None) -> "Generator":
+        model = load_biggan(resolve_biggan(name_or_path))
+        return cls(model.to(device or "cpu"), str(name_or_path))
+
+    @property
+    def device(self) -> torch.device:
+        return self.model.embeddings.weight.device
+
+    @property
+    def image_size(self) -> int:
+        return self.model.config.output_dim
+
+    @property
+    def class_embeddings(self) -> torch.Tensor:
+        """(1000, 128): row i is the vector BigGAN feeds itself for ImageNet class i."""
+        return self.model.embeddings.weight.detach().T
+
+    def noise(self, batch_size: int, truncation: float, seed: int) -> torch.Tensor:
+        """Truncated-normal noise, identical for the same (batch_size, truncation, seed)."""
+        if not 0 <= seed <= MAX_SEED:
+            raise ValueError(f"seed must be in [0, {MAX_SEED}], got {seed}")
+        z = truncated_noise_sample(batch_size, self.model.config.z_dim, truncation, seed)
+        return torch.from_numpy(z).float().to(self.device)
+
+    @torch.inference_mode()
+    def generate(self, class_vectors: torch.Tensor, truncation: float = 0.4, seed: int = 0) -> torch.Tensor:
+        """(batch, 128) class vectors -> (batch, 3, H, W) images in [-1, 1]."""
+        truncation = snap_truncation(truncation, self.model.config.n_stats)
+        class_vectors = class_vectors.to(self.device, torch.float32)
+        noise = self.noise(len(class_vectors), truncation, seed)
+        return self.model.generator(torch.cat([noise, class_vectors], dim=1), truncation)
+
+
+def to_pil(images: torch.Tensor) -> list[Image.Image]:
+    """(batch, 3, H, W) in [-1, 1] -> RGB PIL images."""
+    pixels = ((images.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+    return [Image.fromarray(np.ascontiguousarray(p.permute(1, 2, 0).cpu().numpy())) for p in pixels]

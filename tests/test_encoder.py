@@ -1,0 +1,38 @@
+import pytest
+import torch
+import torch.nn.functional as F
+
+from mapper.encoder import TextEncoder, mean_pool
+
+
+def test_shapes_and_mask(minilm):
+    out = minilm.encode(["a cat", "a tabby cat sleeping on the warm windowsill"])
+    batch, seq, hidden = out.hidden_states.shape
+    assert (batch, hidden) == (2, 384) and minilm.hidden_size == 384
+    assert out.attention_mask.shape == (2, seq)
+    assert out.attention_mask[1].all() and not out.attention_mask[0].all()
+    assert out.attention_mask[0].sum() == 4  # [CLS] a cat [SEP]
+
+
+def test_long_text_is_truncated(minilm):
+    out = minilm.encode(["cat " * 2000])
+    assert out.hidden_states.shape[1] == minilm.max_length == 512
+
+
+def test_padding_does_not_change_states(minilm):
+    alone = minilm.encode(["a cat"]).hidden_states[0]
+    padded = minilm.encode(["a cat", "a much longer sentence about a cat on a mat"]).hidden_states[0, :4]
+    assert torch.allclose(alone, padded, atol=1e-4)
+
+
+def test_meaning_tabby_closer_to_kitten_than_sports_car(minilm):
+    out = minilm.encode(["a tabby cat", "a kitten", "a sports car"])
+    tabby, kitten, car = F.normalize(mean_pool(out.hidden_states, out.attention_mask), dim=-1)
+    assert tabby @ kitten > tabby @ car + 0.2
+
+
+def test_missing_folder_and_unknown_id(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nope"):
+        TextEncoder.from_pretrained(str(tmp_path / "nope"))
+    with pytest.raises(ValueError, match="no-such-org/no-such-encoder"):
+        TextEncoder.from_pretrained("no-such-org/no-such-encoder")
