@@ -2,10 +2,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import torch
 from transformers import AutoModel, AutoTokenizer
+
+from mapper.fingerprint import tensor_sha256
 
 DEFAULT_ENCODER = "sentence-transformers/all-MiniLM-L6-v2"
 MAX_TOKENS = 512
@@ -49,6 +52,11 @@ class TextEncoder:
     @property
     def hidden_size(self) -> int:
         return self.model.config.hidden_size
+
+    @cached_property
+    def fingerprint(self) -> str:
+        """Checksum of the token embeddings: the same model has the same one, local copy or Hub id."""
+        return tensor_sha256(self.model.get_input_embeddings().weight)
 
     @property
     def device(self) -> torch.device:

@@ -25,8 +25,9 @@ TINY_BIGGAN_CONFIG = {
 DEEP128_CONFIG = BigGANConfig().to_dict()  # the package's defaults are biggan-deep-128's
 
 
-def random_biggan(config: dict, seed: int = 0) -> BigGAN:
-    """A BigGAN whose activations stay in range like a trained one's."""
+def random_biggan(config: dict, seed: int = 0, class_embeddings: torch.Tensor | None = None) -> BigGAN:
+    """A BigGAN whose activations stay in range like a trained one's, optionally with given (1000, 128)
+    class embeddings, so that a mapper trained on real embeddings drives it."""
     torch.manual_seed(seed)
     model = BigGAN(BigGANConfig.from_dict(config))
     model.generator.bn.weight.data.fill_(1.0)  # the package leaves these two uninitialised
@@ -39,13 +40,17 @@ def random_biggan(config: dict, seed: int = 0) -> BigGAN:
             buffer.normal_(0, 0.1)
         elif name.endswith("running_vars"):
             buffer.uniform_(0.5, 1.5)
+    if class_embeddings is not None:
+        model.embeddings.weight.data.copy_(class_embeddings.T)
     return model.eval()
 
 
-def save_random_biggan(folder: Path, config: dict = TINY_BIGGAN_CONFIG, seed: int = 0) -> Path:
+def save_random_biggan(
+    folder: Path, config: dict = TINY_BIGGAN_CONFIG, seed: int = 0, class_embeddings: torch.Tensor | None = None
+) -> Path:
     """Write config.json + pytorch_model.bin, the layout of the Hub copies of BigGAN."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "config.json").write_text(json.dumps(config))
-    torch.save(random_biggan(config, seed).state_dict(), folder / "pytorch_model.bin")
+    torch.save(random_biggan(config, seed, class_embeddings).state_dict(), folder / "pytorch_model.bin")
     return folder

@@ -70,3 +70,37 @@ def tiny_generator(tiny_biggan_dir):
     from mapper.gan import Generator
 
     return Generator.from_pretrained(tiny_biggan_dir)
+
+
+# Classes of the small real builds: a spread over the 1000, plus the house cats, some dogs and vehicles.
+SMALL_CLASSES = sorted(set(range(0, 1000, 25)) | {281, 282, 283, 284, 285, 151, 207, 468, 817, 511})
+
+
+@pytest.fixture(scope="session")
+def small_dataset_dir(tmp_path_factory, wordnet_data, minilm_path, deep128_embeddings) -> Path:
+    """A real build, end to end: real WordNet, real all-MiniLM-L6-v2, real BigGAN-deep-128 embeddings."""
+    import build_dataset
+
+    out = tmp_path_factory.mktemp("datasets") / "small"
+    args = ["--out", str(out), "--encoder", minilm_path, "--class-embeddings", str(deep128_embeddings)]
+    assert build_dataset.main(args + ["--classes", *map(str, SMALL_CLASSES)]) == 0
+    return out
+
+
+@pytest.fixture(scope="session")
+def small_mapper_dir(tmp_path_factory, small_dataset_dir) -> Path:
+    """The default architecture trained on the small build."""
+    from mapper.dataset import load_dataset
+    from mapper.training import TrainConfig, train
+
+    result = train(load_dataset(small_dataset_dir), TrainConfig(epochs=6), progress=False)
+    return result.mapper.save_pretrained(tmp_path_factory.mktemp("mappers") / "small")
+
+
+@pytest.fixture(scope="session")
+def tiny_biggan_real_z_dir(tmp_path_factory, deep128_embeddings) -> Path:
+    """Tiny random BigGAN carrying the real deep-128 class embeddings: the small mapper drives it."""
+    from mapper.dataset import load_class_embeddings
+
+    z = load_class_embeddings(deep128_embeddings)
+    return save_random_biggan(tmp_path_factory.mktemp("tiny-biggan-real-z"), class_embeddings=z)

@@ -1,0 +1,211 @@
+"""Mappers: an encoder's hidden states of one text (seq_len, hidden) -> one BigGAN class vector (128,).
+
+Every mapper is a pooling (where to look among the tokens) followed by a head (what to say):
+  linear      mean pooling -> linear map, fitted in closed form (ridge): the reference recipe
+  mlp         mean pooling -> 2-layer MLP regressing Z
+  attention   learned-query attention pooling -> 2-layer MLP regressing Z
+  classifier  learned-query attention pooling -> cosine to one learned prototype per class (started at
+              the class's mean sentence embedding, so it begins as retrieval in the encoder's own space)
+              -> probabilities -> probability-weighted mix of the class embeddings: the output stays on
+              BigGAN's class manifold, and the probabilities are the class readout
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from mapper.fingerprint import tensor_sha256
+
+CONFIG_NAME, WEIGHTS_NAME = "config.json", "model.safetensors"
+ARCHITECTURES = {  # name -> (pooling, head)
+    "linear": ("mean", "linear"),
+    "mlp": ("mean", "mlp"),
+    "attention": ("attention", "mlp"),
+    "classifier": ("attention", "classifier"),
+}
+DEFAULT_ARCH = "classifier"
+# Regression heads have no class distribution of their own; for blending, their cosine similarities to
+# the class embeddings become one with this temperature.
+COSINE_TEMPERATURE = 0.05
+
+
+@dataclass
+class MapperConfig:
+    arch: str
+    hidden_size: int
+    encoder: str  # the encoder it was trained with, as given (Hub id or folder)
+    encoder_sha256: str  # `TextEncoder.fingerprint` of that encoder
+    gan: str  # the BigGAN (or embedding file) whose class embeddings it targets
+    z_sha256: str  # checksum of those (1000, 128) class embeddings
+    mlp_dim: int = 1024
+    dropout: float = 0.1
+    logit_scale: float = 20.0
+    num_classes: int = 1000
+    embedding_dim: int = 128
+
+    def __post_init__(self) -> None:
+        if self.arch not in ARCHITECTURES:
+            raise ValueError(f"unknown mapper architecture {self.arch!r}: choose from {sorted(ARCHITECTURES)}")
+
+
+class MeanPool(nn.Module):
+    def forward(self, hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        weights = mask.unsqueeze(-1).to(hidden.dtype)
+        return (hidden * weights).sum(1) / weights.sum(1).clamp(min=1)
+
+
+class AttentionPool(nn.Module):
+    """Weighted average of the tokens, weights from a learned query; starts out as mean pooling."""
+
+    def __init__(self, hidden_size: int):
+        super().__init__()
+        self.key = nn.Linear(hidden_size, hidden_size)
+        self.query = nn.Parameter(torch.zeros(hidden_size))
+
+    def forward(self, hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        scores = self.key(hidden) @ self.query / hidden.shape[-1] ** 0.5
+        scores = scores.masked_fill(mask == 0, float("-inf"))
+        return (scores.softmax(dim=1).unsqueeze(-1) * hidden).sum(1)
+
+
+class CosineClassifier(nn.Module):
+    """Logits = scale * cos(features, prototype_c): keeps the encoder's geometry, so unseen wordings
+    that the encoder places near a class still land on it."""
+
+    def __init__(self, hidden_size: int, num_classes: int, scale: float):
+        super().__init__()
+        self.prototypes = nn.Parameter(torch.randn(num_classes, hidden_size) / hidden_size**0.5)
+        self.scale = scale
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return self.scale * F.normalize(features, dim=-1) @ F.normalize(self.prototypes, dim=-1).T
+
+
+def mlp(d_in: int, d_hidden: int, d_out: int, dropout: float) -> nn.Sequential:
+    return nn.Sequential(nn.Linear(d_in, d_hidden), nn.GELU(), nn.Dropout(dropout), nn.Linear(d_hidden, d_out))
+
+
+class Mapper(nn.Module):
+    def __init__(self, config: MapperConfig, class_embeddings: torch.Tensor):
+        super().__init__()
+        self.config = config
+        pooling, head = ARCHITECTURES[config.arch]
+        self.register_buffer("class_embeddings", class_embeddings.float().clone())
+        self.pool = AttentionPool(config.hidden_size) if pooling == "attention" else MeanPool()
+        if head == "linear":
+            self.head = nn.Linear(config.hidden_size, config.embedding_dim)
+        elif head == "mlp":
+            self.head = mlp(config.hidden_size, config.mlp_dim, config.embedding_dim, config.dropout)
+        else:
+            self.head = CosineClassifier(config.hidden_size, config.num_classes, config.logit_scale)
+        self.is_classifier = head == "classifier"
+
+    def features(self, hidden_states: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """The pooled text representation the head reads: (batch, hidden)."""
+        return self.pool(hidden_states, attention_mask)
+
+    def class_logits(self, hidden_states: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """(batch, 1000) logits: the classifier's own, or scaled cosines of a regressed vector."""
+        out = self.head(self.features(hidden_states, attention_mask))
+        if self.is_classifier:
+            return out
+        return cosine_to_classes(out, self.class_embeddings) / COSINE_TEMPERATURE
+
+    def forward(self, hidden_states: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """(batch, seq, hidden) + (batch, seq) mask -> (batch, 128) class vectors."""
+        out = self.head(self.features(hidden_states, attention_mask))
+        if self.is_classifier:
+            return out.softmax(-1) @ self.class_embeddings
+        return out
+
+    # --- persistence ------------------------------------------------------------------------------
+
+    def save_pretrained(self, folder: str | Path) -> Path:
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / CONFIG_NAME).write_text(json.dumps(asdict(self.config), indent=2) + "\n")
+        state = {k: v.contiguous() for k, v in self.state_dict().items()}
+        save_file(state, folder / WEIGHTS_NAME, metadata={"format": "pt"})
+        return folder
+
+    @classmethod
+    def from_pretrained(cls, folder_or_repo: str | Path) -> "Mapper":
+        """Load from a folder or a Hub repo: JSON config + safetensors, never pickle or remote code."""
+        config_path, weights_path = resolve_files(str(folder_or_repo))
+        config = MapperConfig(**json.loads(config_path.read_text()))
+        state = load_file(weights_path)
+        mapper = cls(config, state["class_embeddings"])
+        mapper.load_state_dict(state, strict=True)
+        return mapper.eval()
+
+    def check_compatible(self, encoder_sha256: str, class_embeddings: torch.Tensor) -> None:
+        """Refuse an encoder or BigGAN other than the ones this mapper was trained for."""
+        if encoder_sha256 != self.config.encoder_sha256:
+            raise ValueError(
+                f"this mapper was trained on the hidden states of {self.config.encoder!r}; the encoder given "
+                "is a different model (token embeddings differ). Load the encoder it was trained with."
+            )
+        if tensor_sha256(class_embeddings) != self.config.z_sha256:
+            raise ValueError(
+                f"this mapper targets the class embeddings of {self.config.gan!r}; the BigGAN given has "
+                "different ones. Load that BigGAN, or train a mapper for this one."
+            )
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+
+def resolve_files(folder_or_repo: str) -> tuple[Path, Path]:
+    folder = Path(folder_or_repo).expanduser()
+    if folder.is_dir():
+        missing = [n for n in (CONFIG_NAME, WEIGHTS_NAME) if not (folder / n).is_file()]
+        if missing:
+            raise FileNotFoundError(f"mapper folder {folder} lacks {', '.join(missing)}")
+        return folder / CONFIG_NAME, folder / WEIGHTS_NAME
+    if folder_or_repo.startswith((".", "/", "~")) or folder_or_repo.count("/") != 1:
+        raise FileNotFoundError(f"mapper folder not found: {folder_or_repo}")
+    from huggingface_hub import hf_hub_download
+
+    try:
+        return tuple(Path(hf_hub_download(folder_or_repo, name)) for name in (CONFIG_NAME, WEIGHTS_NAME))
+    except Exception as err:  # noqa: BLE001 - every Hub failure gets the same advice
+        raise OSError(
+            f"could not load mapper {folder_or_repo!r}: not a local folder, and not downloadable from the Hub "
+            f"({err.__class__.__name__})"
+        ) from None
+
+
+def cosine_to_classes(vectors: torch.Tensor, class_embeddings: torch.Tensor) -> torch.Tensor:
+    return F.normalize(vectors, dim=-1) @ F.normalize(class_embeddings, dim=-1).T
+
+
+def blend(probs: torch.Tensor, class_embeddings: torch.Tensor, sharpness: float) -> torch.Tensor:
+    """Class vectors from a class distribution: 0 snaps to the top class, 1 keeps the distribution as is.
+
+    In between, probabilities are raised to the power 1/sharpness and renormalised, so the second and
+    third classes fade in gradually: hybrids.
+    """
+    if not 0 <= sharpness <= 1:
+        raise ValueError(f"blend must be in [0, 1], got {sharpness}")
+    if sharpness == 0:
+        return class_embeddings[probs.argmax(-1)]
+    sharpened = (probs.clamp_min(1e-30).log() / sharpness).softmax(-1)
+    return sharpened @ class_embeddings
+
+
+def top_classes(vectors: torch.Tensor, class_embeddings: torch.Tensor, k: int = 5, csls: torch.Tensor | None = None):
+    """Nearest ImageNet classes by cosine: (scores, indices), each (batch, k).
+
+    With `csls` (per-class hubness penalty, see training.csls_penalty) the score is CSLS:
+    2 cos(v, z_c) - r_c, which demotes classes that are near everything.
+    """
+    scores = cosine_to_classes(vectors, class_embeddings)
+    if csls is not None:
+        scores = 2 * scores - csls
+    return scores.topk(k, dim=-1)

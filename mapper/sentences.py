@@ -1,0 +1,339 @@
+"""Sentences about each ImageNet class, generated from WordNet: the mapper's seed dictionary.
+
+Sources, each a way people talk about a thing:
+  name      a lemma of the class ("tabby", "tabby cat") in a caption, first-person or descriptive template
+  scene     the lemma as the subject of a scene with other objects and a place, so the mapper learns
+            to find the subject among context words ("a tabby cat chasing a tennis ball on the beach")
+  hypernym  the lemma placed by its hypernym ("a tabby cat, a kind of domestic cat")
+  gloss     the WordNet definition alone, as a description of a thing never named
+  everyday  an everyday word for an ancestor of several classes ("cat", "dog", "truck"), whose target
+            is a distribution over those classes weighted towards the common sense (see `everyday_targets`)
+
+Splits hold out whole templates and, for a fraction of classes, all their gloss sentences, so held-out
+accuracy measures new wordings and unseen definitions, not memorised strings.
+"""
+from __future__ import annotations
+
+import random
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+from functools import lru_cache
+
+from mapper.classes import NUM_CLASSES, imagenet_classes, lemma_text, synset, wordnet
+
+TRAIN, HELDOUT_TEMPLATE, HELDOUT_GLOSS = "train", "heldout_template", "heldout_gloss"
+SPLITS = (TRAIN, HELDOUT_TEMPLATE, HELDOUT_GLOSS)
+
+# {a}: "a tabby cat"  {the}: "the tabby cat"  {n}: "tabby cat"  {p}: "tabby cats"
+# {other}: another object with its article  {place}: a place  {hyper}: a hypernym with its article
+TEMPLATES: dict[str, dict[str, str]] = {
+    "name": {
+        "bare": "{a}",
+        "photo": "a photo of {a}.",
+        "picture": "a picture of {the}.",
+        "closeup": "a close-up photo of {a}",
+        "painting": "an oil painting of {a}",
+        "sketch": "a pencil sketch of {a}.",
+        "saw": "I saw {a} today.",
+        "love_my": "I love my {n}.",
+        "bought": "We just bought {a}.",
+        "friend": "My friend showed me her {n}.",
+        "look": "Look at this {n}!",
+        "this_is": "This is {a}.",
+        "there_is": "There is {a} in this picture.",
+        "beautiful": "{The} looks beautiful in the morning light.",
+        "two": "two {p} side by side",
+        "several": "Several {p} were there when we arrived.",
+        "never_seen": "I had never seen {a} up close before.",
+        "favourite": "My favourite thing in the world is {a}.",
+        "what_is": "What a lovely {n}!",
+        "remember": "I still remember the {n} from my childhood.",
+        "old": "an old {n}",
+        "small": "a small {n} in the corner of the room",
+        "dream": "Last night I dreamt about {a}.",
+        "kids": "The kids could not stop talking about the {n}.",
+    },
+    "scene": {
+        "next_to": "{a} next to {other}",
+        "on_place": "{a} on the {place}.",
+        "in_place": "A photo of {a} in the {place}.",
+        "chasing": "{a} chasing {other} on the {place}",
+        "found_in": "In the {place} we found {a}.",
+        "beside": "{a} beside {other}, seen from above",
+        "morning": "Early in the morning, {a} appeared near the {place}.",
+        "with": "{a} with {other} in the background",
+        "sunny": "On a sunny day at the {place}, I noticed {a}.",
+        "left": "Someone left {a} by the {place} overnight.",
+        "near": "There was {a} right near {other}.",
+    },
+    "hypernym": {
+        "kind_of": "{a}, a kind of {hyper_n}",
+        "is_a": "{The} is {hyper}.",
+        "known_as": "the {hyper_n} known as {a}",
+        "type": "a photo of {a}, a type of {hyper_n}.",
+    },
+    "gloss": {
+        "gloss": "{gloss}",
+        "photo_gloss": "a photo of {gloss}",
+        "saw_gloss": "I saw {gloss}.",
+        "it_is": "It is {gloss}.",
+    },
+}
+PLACES = (
+    "beach", "street", "park", "kitchen table", "forest", "lake", "grass", "snow", "desk", "living room",
+    "garden", "city square", "river bank", "road", "field", "rocks", "sofa", "shelf",
+)
+HELDOUT_TEMPLATE_FRACTION = 0.2
+HELDOUT_GLOSS_FRACTION = 0.1
+NAMES_PER_LEMMA = 6
+SCENES_PER_CLASS = 6
+MAX_LEMMAS = 4
+MAX_EVERYDAY_CLASSES = 150  # an ancestor broader than this ("animal") names no picture
+MAX_EVERYDAY_DEPTH = 5  # nor one far above the classes it covers
+HEAD_NOUN_BOOST = 4.0  # weight of a class whose own name ends in the everyday word ("tabby cat" for "cat")
+SENTENCES_PER_EVERYDAY_WORD = 8
+
+
+@dataclass(frozen=True)
+class Sentence:
+    text: str
+    class_index: int  # the most likely class (argmax of targets)
+    wnid: str  # the WordNet synset the sentence names: the class, or an ancestor for everyday words
+    source: str  # name | scene | hypernym | gloss | everyday
+    template: str  # "<source family>/<template id>"
+    split: str  # train | heldout_template | heldout_gloss
+    targets: tuple[tuple[int, float], ...]  # class distribution the sentence stands for, weights sum to 1
+
+
+# --- grammar -------------------------------------------------------------------------------------
+
+_AN_EXCEPTIONS = re.compile(r"^(uni|use|usu|eu|one|once|ur[aei])", re.I)
+_SILENT_H = re.compile(r"^(hour|honest|honou?r|heir)", re.I)
+_IRREGULAR_PLURALS = {
+    "goose": "geese", "mouse": "mice", "louse": "lice", "man": "men", "woman": "women", "child": "children",
+    "foot": "feet", "tooth": "teeth", "ox": "oxen", "fish": "fish", "sheep": "sheep", "deer": "deer",
+    "bison": "bison", "moose": "moose", "knife": "knives", "wolf": "wolves", "leaf": "leaves", "loaf": "loaves",
+    "half": "halves", "shelf": "shelves", "thief": "thieves", "calf": "calves", "cactus": "cacti",
+    "fungus": "fungi", "ibex": "ibex", "grouse": "grouse", "quail": "quail", "trout": "trout",
+    "salmon": "salmon", "species": "species", "series": "series", "chassis": "chassis",
+}
+
+
+def article(phrase: str) -> str:
+    """'a' or 'an' by the sound of the first word."""
+    vowel_sound = phrase[:1].lower() in "aeiou" and not _AN_EXCEPTIONS.match(phrase)
+    return "an" if vowel_sound or _SILENT_H.match(phrase) else "a"
+
+
+def with_article(phrase: str) -> str:
+    return f"{article(phrase)} {phrase}"
+
+
+def plural(phrase: str) -> str:
+    """English plural of a noun phrase, inflecting its last word."""
+    head, _, last = phrase.rpartition(" ")
+    lower = last.lower()
+    if lower in _IRREGULAR_PLURALS:
+        word = last[0] + _IRREGULAR_PLURALS[lower][1:]
+    elif lower.endswith("man") and len(lower) > 4:
+        word = last[:-3] + "men"
+    elif re.search(r"(s|x|z|ch|sh)$", lower):
+        word = last + "es"
+    elif re.search(r"[^aeiou]y$", lower):
+        word = last[:-1] + "ies"
+    elif re.search(r"[^aeiou]o$", lower) and lower not in {"piano", "photo", "kimono", "poncho", "banjo"}:
+        word = last + "es"
+    else:
+        word = last + "s"
+    return f"{head} {word}" if head else word
+
+
+def capitalise(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+_DETERMINERS = {"a", "an", "the", "any", "one", "either", "each", "some"}
+
+
+def gloss_phrase(gloss: str) -> str:
+    """A WordNet definition as a noun phrase: its first clause, with an article when it lacks one."""
+    phrase = gloss.split(";")[0].strip().rstrip(".")
+    return phrase if phrase.split(" ", 1)[0].lower() in _DETERMINERS else with_article(phrase)
+
+
+def fill(template: str, name: str, **slots: str) -> str:
+    text = template.format(a=with_article(name), The=f"The {name}", the=f"the {name}", n=name, p=plural(name), **slots)
+    return capitalise(text)
+
+
+# --- WordNet knowledge ----------------------------------------------------------------------------
+
+
+def usable_lemmas(index: int) -> list[str]:
+    """Lemma names people would write: no Latin binomials ("Felis catus"), at most MAX_LEMMAS."""
+    lemmas = [n for n in imagenet_classes()[index].lemmas if not re.match(r"^[A-Z][a-z]+ [a-z]+$", n)]
+    return (lemmas or list(imagenet_classes()[index].lemmas))[:MAX_LEMMAS]
+
+
+@lru_cache(maxsize=1)
+def lemma_classes() -> dict[str, dict[int, float]]:
+    """Lemma (lower case) -> classes it names, weighted by WordNet sense counts (+1 smoothing).
+
+    A lemma naming several classes ("crane": the bird and the machine) is ambiguous on its own; its
+    bare sentences get this split as target, its hypernym and gloss sentences the single class.
+    """
+    names: dict[str, dict[int, float]] = defaultdict(dict)
+    for index in range(NUM_CLASSES):
+        for lemma in synset(index).lemmas():
+            names[lemma_text(lemma.name()).lower()][index] = lemma.count() + 1.0
+    return {name: normalise(weights) for name, weights in names.items()}
+
+
+def normalise(weights: dict[int, float]) -> dict[int, float]:
+    total = sum(weights.values())
+    return {k: v / total for k, v in weights.items()}
+
+
+@lru_cache(maxsize=1)
+def _synset_to_index() -> dict:
+    return {synset(i): i for i in range(NUM_CLASSES)}
+
+
+@lru_cache(maxsize=None)
+def descendant_classes(s) -> frozenset[int]:
+    """ImageNet classes at or below synset `s`."""
+    own = {_synset_to_index()[s]} if s in _synset_to_index() else set()
+    return frozenset(own.union(*(descendant_classes(h) for h in s.hyponyms())))
+
+
+def everyday_targets(s, word: str) -> dict[int, float]:
+    """Class distribution for an everyday word whose common sense is the ancestor synset `s`.
+
+    People say "cat" for a house cat, not a lynx: classes whose own name has `word` as head noun
+    ("tabby cat", "Persian cat"), or that sit under such a synset ("house cat"), weigh HEAD_NOUN_BOOST
+    times the others.
+    """
+    weights = {}
+    for c in descendant_classes(s):
+        path = next(p for p in synset(c).hypernym_paths() if s in p)
+        below = path[path.index(s) + 1 :]
+        named = any(lemma_text(n).lower().endswith(" " + word) for x in below for n in x.lemma_names())
+        weights[c] = HEAD_NOUN_BOOST if named else 1.0
+    return normalise(weights)
+
+
+@lru_cache(maxsize=1)
+def everyday_words() -> tuple[tuple[str, object, tuple[tuple[int, float], ...]], ...]:
+    """(word, synset, targets) for common words naming an ancestor of ImageNet classes.
+
+    A word qualifies when WordNet has seen it in text (lemma.count() > 0), its most frequent noun
+    sense is that ancestor, it covers at most MAX_EVERYDAY_CLASSES classes within MAX_EVERYDAY_DEPTH
+    levels, and it is not itself the name of a class.
+    """
+    wn = wordnet()
+    index_of = _synset_to_index()
+    ancestors = {a for i in range(NUM_CLASSES) for p in synset(i).hypernym_paths() for a in p[:-1]}
+    class_names = lemma_classes()
+    words = []
+    for a in sorted(ancestors, key=lambda x: x.name()):
+        if a in index_of or not 1 <= len(descendant_classes(a)) <= MAX_EVERYDAY_CLASSES:
+            continue
+        if a.min_depth() < max(synset(c).min_depth() for c in descendant_classes(a)) - MAX_EVERYDAY_DEPTH:
+            continue
+        for lemma in a.lemmas():
+            word = lemma_text(lemma.name())
+            if lemma.count() == 0 or word[0].isupper() or word.lower() in class_names:
+                continue
+            if wn.synsets(lemma.name(), "n")[0] != a:
+                continue
+            words.append((word, a, tuple(sorted(everyday_targets(a, word).items()))))
+    return tuple(words)
+
+
+# --- generation -----------------------------------------------------------------------------------
+
+
+def heldout_templates(seed: int) -> frozenset[str]:
+    """Whole templates kept out of training, per source family."""
+    rng = random.Random(seed)
+    out = set()
+    for family, templates in TEMPLATES.items():
+        ids = sorted(templates)
+        k = max(1, round(HELDOUT_TEMPLATE_FRACTION * len(ids)))
+        out.update(f"{family}/{t}" for t in rng.sample(ids, k))
+    return frozenset(out)
+
+
+def heldout_gloss_classes(seed: int) -> frozenset[int]:
+    rng = random.Random(seed + 1)
+    return frozenset(rng.sample(range(NUM_CLASSES), round(HELDOUT_GLOSS_FRACTION * NUM_CLASSES)))
+
+
+def generate_sentences(seed: int = 0, classes: list[int] | None = None) -> list[Sentence]:
+    """All sentences for `classes` (default: all 1000), deterministic given `seed`."""
+    classes = list(range(NUM_CLASSES)) if classes is None else classes
+    rng = random.Random(seed)
+    held_templates = heldout_templates(seed)
+    held_gloss = heldout_gloss_classes(seed)
+    info = imagenet_classes()
+    others = [usable_lemmas(i)[0] for i in range(NUM_CLASSES)]
+    out: list[Sentence] = []
+
+    def add(text: str, c: int, wnid: str, family: str, template: str, targets: dict[int, float]) -> None:
+        template_id = f"{family}/{template}"
+        source = "everyday" if wnid != info[c].wnid else family
+        if source == "gloss" and c in held_gloss:
+            split = HELDOUT_GLOSS
+        elif template_id in held_templates:
+            split = HELDOUT_TEMPLATE
+        else:
+            split = TRAIN
+        out.append(Sentence(text, c, wnid, source, template_id, split, tuple(sorted(targets.items()))))
+
+    def other_object(c: int) -> str:
+        while (o := rng.randrange(NUM_CLASSES)) == c:
+            pass
+        return with_article(others[o])
+
+    def name_and_scene(name: str, c: int, wnid: str, targets: dict[int, float], n_names: int, n_scenes: int):
+        for t in rng.sample(sorted(TEMPLATES["name"]), n_names):
+            add(fill(TEMPLATES["name"][t], name), c, wnid, "name", t, targets)
+        for t in rng.sample(sorted(TEMPLATES["scene"]), n_scenes):
+            text = fill(TEMPLATES["scene"][t], name, other=other_object(c), place=rng.choice(PLACES))
+            add(text, c, wnid, "scene", t, targets)
+
+    for c in classes:
+        lemmas = usable_lemmas(c)
+        wnid = info[c].wnid
+        per_lemma = max(NAMES_PER_LEMMA, 12 // len(lemmas))
+        for i, name in enumerate(lemmas):
+            targets = lemma_classes()[name.lower()]
+            name_and_scene(name, c, wnid, targets, per_lemma, SCENES_PER_CLASS if i == 0 else 1)
+            t = rng.choice(sorted(TEMPLATES["hypernym"]))
+            hyper = rng.choice(info[c].hypernyms[-2:])  # "a tabby, a kind of domestic cat / cat"
+            text = fill(TEMPLATES["hypernym"][t], name, hyper=with_article(hyper), hyper_n=hyper)
+            add(text, c, wnid, "hypernym", t, {c: 1.0})
+        gloss = gloss_phrase(info[c].gloss)
+        for t in sorted(TEMPLATES["gloss"]):
+            add(capitalise(TEMPLATES["gloss"][t].format(gloss=gloss)), c, wnid, "gloss", t, {c: 1.0})
+
+    wanted = set(classes)
+    for word, s, targets in everyday_words():
+        weights = {c: p for c, p in targets if c in wanted}
+        if not weights:
+            continue
+        top = max(weights, key=weights.get)
+        wnid = f"n{s.offset():08d}"
+        half = SENTENCES_PER_EVERYDAY_WORD // 2
+        name_and_scene(word, top, wnid, normalise(weights), half, SENTENCES_PER_EVERYDAY_WORD - half)
+    return out
+
+
+def class_counts(sentences: list[Sentence]) -> list[int]:
+    """Sentences per class, counting a sentence for every class in its targets."""
+    counts = [0] * NUM_CLASSES
+    for s in sentences:
+        for c, _ in s.targets:
+            counts[c] += 1
+    return counts

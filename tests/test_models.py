@@ -1,0 +1,74 @@
+import pytest
+import torch
+
+from mapper.fingerprint import tensor_sha256
+from mapper.models import ARCHITECTURES, Mapper, MapperConfig, blend, top_classes
+
+
+def make(arch: str, z: torch.Tensor) -> Mapper:
+    config = MapperConfig(arch, 16, "enc", "enc-sha", "gan", tensor_sha256(z), mlp_dim=32)
+    return Mapper(config, z).eval()
+
+
+@pytest.fixture
+def z():
+    torch.manual_seed(0)
+    return torch.randn(1000, 128)
+
+
+@pytest.mark.parametrize("arch", sorted(ARCHITECTURES))
+def test_shape_contract_and_padding(arch, z):
+    mapper = make(arch, z)
+    hidden, mask = torch.randn(3, 7, 16), torch.ones(3, 7, dtype=torch.long)
+    mask[0, 4:] = 0
+    out = mapper(hidden, mask)
+    assert out.shape == (3, 128) and torch.isfinite(out).all()
+    assert mapper.class_logits(hidden, mask).shape == (3, 1000)
+    padded = hidden.clone()
+    padded[0, 4:] = 99.0  # what sits under the mask must not matter
+    assert torch.allclose(mapper(padded, mask)[0], out[0], atol=1e-5)
+    assert torch.allclose(mapper(hidden[:1, :4], mask[:1, :4])[0], out[0], atol=1e-5)
+
+
+@pytest.mark.parametrize("arch", sorted(ARCHITECTURES))
+def test_save_load_round_trip(arch, z, tmp_path):
+    mapper = make(arch, z)
+    for p in mapper.parameters():
+        torch.nn.init.normal_(p)
+    mapper.save_pretrained(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["config.json", "model.safetensors"]
+    loaded = Mapper.from_pretrained(tmp_path)
+    hidden, mask = torch.randn(2, 5, 16), torch.ones(2, 5, dtype=torch.long)
+    assert loaded.config == mapper.config
+    assert torch.equal(loaded(hidden, mask), mapper(hidden, mask))
+
+
+def test_mismatched_encoder_or_gan_is_refused(z):
+    mapper = make("classifier", z)
+    mapper.check_compatible("enc-sha", z.clone())
+    with pytest.raises(ValueError, match="trained on the hidden states of 'enc'"):
+        mapper.check_compatible("other-sha", z)
+    with pytest.raises(ValueError, match="class embeddings of 'gan'"):
+        mapper.check_compatible("enc-sha", z + 1e-3)
+
+
+def test_missing_mapper_is_clear(tmp_path):
+    with pytest.raises(FileNotFoundError, match="not found"):
+        Mapper.from_pretrained(str(tmp_path / "nope"))
+    with pytest.raises(OSError, match="someone/not-pushed-yet"):
+        Mapper.from_pretrained("someone/not-pushed-yet")
+    with pytest.raises(ValueError, match="unknown mapper architecture"):
+        MapperConfig("transformer", 16, "e", "e", "g", "z")
+
+
+def test_blend_and_readout(z):
+    probs = torch.zeros(1, 1000)
+    probs[0, 7], probs[0, 9] = 0.7, 0.3
+    assert torch.equal(blend(probs, z, 0.0)[0], z[7])
+    assert torch.allclose(blend(probs, z, 1.0)[0], 0.7 * z[7] + 0.3 * z[9], atol=1e-5)
+    half = blend(probs, z, 0.5)[0]  # 0.7^2 : 0.3^2
+    assert torch.allclose(half, (0.49 * z[7] + 0.09 * z[9]) / 0.58, atol=1e-5)
+    scores, top = top_classes(z[[3, 5]] * 2.5, z, k=5)
+    assert top[:, 0].tolist() == [3, 5] and torch.allclose(scores[:, 0], torch.ones(2))
+    with pytest.raises(ValueError, match="blend"):
+        blend(probs, z, 1.5)

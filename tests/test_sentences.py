@@ -1,0 +1,89 @@
+from collections import Counter
+
+import pytest
+
+from mapper.classes import imagenet_classes
+from mapper.sentences import (
+    HELDOUT_GLOSS,
+    HELDOUT_TEMPLATE,
+    TRAIN,
+    article,
+    class_counts,
+    everyday_words,
+    generate_sentences,
+    gloss_phrase,
+    lemma_classes,
+    plural,
+    with_article,
+)
+
+
+@pytest.fixture(scope="module")
+def sentences(wordnet_data):
+    return generate_sentences(seed=0)
+
+
+def test_every_class_has_at_least_20_sentences(sentences):
+    counts = class_counts(sentences)
+    assert len(counts) == 1000 and min(counts) >= 20
+    assert {s.class_index for s in sentences} == set(range(1000))
+
+
+def test_sources_and_fields(sentences):
+    assert set(Counter(s.source for s in sentences)) == {"name", "scene", "hypernym", "gloss", "everyday"}
+    tabby = [s for s in sentences if s.class_index == 281 and s.source != "everyday"]
+    assert all(s.wnid == "n02123045" for s in tabby)
+    texts = " | ".join(s.text.lower() for s in tabby)
+    assert "tabby cat" in texts and "mottled with black" in texts
+    assert all(abs(sum(p for _, p in s.targets) - 1) < 1e-6 for s in sentences)
+
+
+def test_splits_hold_out_whole_templates_and_glosses(sentences):
+    by_split = {split: {s for s in sentences if s.split == split} for split in (TRAIN, HELDOUT_TEMPLATE, HELDOUT_GLOSS)}
+    train_templates = {s.template for s in by_split[TRAIN]}
+    assert by_split[HELDOUT_TEMPLATE] and not train_templates & {s.template for s in by_split[HELDOUT_TEMPLATE]}
+    held_classes = {s.class_index for s in by_split[HELDOUT_GLOSS]}
+    assert 50 <= len(held_classes) <= 150
+    assert all(s.source == "gloss" for s in by_split[HELDOUT_GLOSS])
+    assert not [s for s in by_split[TRAIN] if s.source == "gloss" and s.class_index in held_classes]
+    assert not {s.text for s in by_split[TRAIN]} & {s.text for s in by_split[HELDOUT_GLOSS]}
+
+
+def test_deterministic_given_seed(wordnet_data):
+    a, b = generate_sentences(seed=3, classes=[1, 2, 281]), generate_sentences(seed=3, classes=[1, 2, 281])
+    assert a == b
+    assert [s.text for s in generate_sentences(seed=4, classes=[1, 2, 281])] != [s.text for s in a]
+
+
+def test_grammar():
+    assert with_article("iguana") == "an iguana" and with_article("unicycle") == "a unicycle"
+    assert with_article("hourglass") == "an hourglass" and with_article("European fire salamander").startswith("a ")
+    assert plural("goose") == "geese" and plural("tabby cat") == "tabby cats" and plural("box turtle") == "box turtles"
+    assert plural("butterfly") == "butterflies" and plural("fox") == "foxes" and plural("fireman") == "firemen"
+    assert article("umbrella") == "an" and article("one-armed bandit") == "a"
+    assert gloss_phrase("small long-legged dog; of Mexico") == "a small long-legged dog"
+    assert gloss_phrase("a cat with a grey coat") == "a cat with a grey coat"
+
+
+def test_sentences_read_right(wordnet_data):
+    iguana = [s.text for s in generate_sentences(seed=0, classes=[39])]
+    assert any(" an iguana" in t.lower() or t.lower().startswith("an iguana") for t in iguana)
+    assert not any(" a iguana" in t.lower() for t in iguana)
+    geese = [s.text for s in generate_sentences(seed=0, classes=[99]) if s.source in ("name", "scene")]
+    assert not any("gooses" in t for t in geese)
+
+
+def test_everyday_cat_means_a_house_cat(wordnet_data):
+    words = {w: dict(t) for w, _, t in everyday_words()}
+    house_cats = sum(words["cat"].get(c, 0) for c in range(281, 286))
+    assert house_cats > 0.8 and set(words["cat"]) >= {281, 287}  # lynx possible, but unlikely
+    assert set(words["dog"]) == set(range(151, 269))
+
+
+def test_ambiguous_lemma_splits_between_classes(wordnet_data):
+    crane = lemma_classes()["crane"]
+    assert set(crane) == {134, 517} and abs(sum(crane.values()) - 1) < 1e-9
+    crane_bird = [s for s in generate_sentences(seed=0, classes=[134]) if "crane" in s.text.lower()]
+    assert any(dict(s.targets) == crane for s in crane_bird)  # bare mentions stay ambiguous
+    assert any(s.targets == ((134, 1.0),) for s in crane_bird)  # glosses and hypernyms disambiguate
+    assert imagenet_classes()[517].name == "crane"

@@ -1,0 +1,76 @@
+import json
+
+import pytest
+
+import train_mapper
+from mapper import evaluate
+from mapper.dataset import load_dataset
+from mapper.models import Mapper
+from mapper.training import TrainConfig, evaluate_splits, train
+
+
+def test_short_real_training_learns(small_mapper_dir, small_dataset_dir):
+    mapper = Mapper.from_pretrained(small_mapper_dir)
+    metrics = evaluate_splits(mapper, load_dataset(small_dataset_dir))
+    assert metrics["heldout_template"]["top1"] >= 0.9, metrics
+    assert mapper.config.arch == "classifier"
+
+
+def test_training_is_seeded(small_dataset_dir):
+    ds = load_dataset(small_dataset_dir)
+    a = train(ds, TrainConfig(arch="mlp", epochs=1, seed=1), progress=False)
+    b = train(ds, TrainConfig(arch="mlp", epochs=1, seed=1), progress=False)
+    assert a.metrics == b.metrics and a.history == b.history
+
+
+def test_evaluate_prints_json_last_line(small_mapper_dir, minilm_path, tmp_path, capsys):
+    items = [
+        {"text": "My tabby cat is asleep on the sofa.", "labels": [281, 282, 283, 284, 285]},
+        {"text": "We took a cab to the station.", "labels": [468]},
+        {"text": "Something that is surely not a sports car.", "labels": [0]},
+    ]
+    path = tmp_path / "set.jsonl"
+    path.write_text("\n".join(json.dumps(i) for i in items) + "\n")
+    assert evaluate.main([str(small_mapper_dir), str(path), "--encoder", minilm_path, "--verbose"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 4 and lines[0].startswith("ok")
+    result = json.loads(lines[-1])
+    assert result["n"] == 3 and result["top1"] >= 2 / 3 - 1e-9 and result["top5"] >= result["top1"]
+
+
+def test_push_without_token_fails_before_training(small_dataset_dir, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("HF_TOKEN", "")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))  # no saved login either
+    monkeypatch.setattr("mapper.training.train", lambda *a, **k: pytest.fail("trained before checking the Hub"))
+    args = ["--dataset", str(small_dataset_dir), "--out", str(tmp_path / "m"), "--push-to-hub", "me/mapper"]
+    assert train_mapper.main(args) == 1
+    assert "no Hugging Face token" in capsys.readouterr().err
+    assert not (tmp_path / "m").exists()
+
+
+def test_push_uploads_weights_config_and_card(small_dataset_dir, tmp_path, monkeypatch, capsys):
+    import huggingface_hub
+
+    uploaded = {}
+
+    class FakeApi:
+        def whoami(self, token=None):
+            return {"name": "me"}
+
+        def create_repo(self, repo_id, private=False, exist_ok=False):
+            uploaded["private"] = private
+
+        def upload_folder(self, folder_path, repo_id, commit_message):
+            uploaded["files"] = sorted(p.name for p in folder_path.iterdir())
+            uploaded["card"] = (folder_path / "README.md").read_text()
+            return type("Commit", (), {"commit_url": f"https://huggingface.co/{repo_id}/commit/1"})()
+
+    monkeypatch.setenv("HF_TOKEN", "hf_fake")
+    monkeypatch.setattr(huggingface_hub, "HfApi", FakeApi)
+    out = tmp_path / "m"
+    args = ["--dataset", str(small_dataset_dir), "--out", str(out), "--arch", "linear", "--push-to-hub", "me/mapper", "--private"]
+    assert train_mapper.main(args) == 0
+    assert uploaded["files"] == ["README.md", "config.json", "metrics.json", "model.safetensors"]
+    assert uploaded["private"] is True
+    assert "| heldout_template |" in uploaded["card"] and 'from_pretrained("me/mapper")' in uploaded["card"]
+    assert "pushed: https://huggingface.co/me/mapper/commit/1" in capsys.readouterr().out
