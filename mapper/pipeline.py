@@ -1,7 +1,14 @@
-"""TextToImagePipeline: text -> encoder hidden states -> mapper -> class vector + noise -> BigGAN -> images."""
+"""TextToImagePipeline: text -> encoder hidden states -> mapper -> class vector + noise -> BigGAN -> images.
+
+Every input is checked before any model runs, with a message that names it: the demo shows these
+messages to people as they are.
+"""
 from __future__ import annotations
 
+import secrets
+from collections import Counter
 from dataclasses import dataclass
+from numbers import Real
 
 import torch
 from PIL import Image
@@ -13,13 +20,30 @@ from mapper.models import Mapper, blend
 
 MAX_TEXT_CHARS = 1000
 MAX_IMAGES = 4
+TOP_K = 5
 
 
 @dataclass
 class PipelineOutput:
     images: list[Image.Image]
     classes: list[tuple[str, float]]  # the mapper's top-5 ImageNet classes with their probabilities
-    seed: int
+    seed: int  # the seed used: pass it again to get the same images
+
+
+def default_device() -> str:
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def random_seed() -> int:
+    return secrets.randbelow(MAX_SEED + 1)
+
+
+def class_names() -> list[str]:
+    """Readable names of the 1000 classes, unique: a name two classes share gets its hypernym
+    ("crane (wading bird)", "crane (lifting device)"), so a readout never merges them."""
+    classes = imagenet_classes()
+    counts = Counter(c.name for c in classes)
+    return [c.name if counts[c.name] == 1 else f"{c.name} ({c.hypernyms[-1]})" for c in classes]
 
 
 class TextToImagePipeline:
@@ -28,18 +52,19 @@ class TextToImagePipeline:
         self.encoder = encoder
         self.mapper = mapper.eval().to(generator.device)
         self.generator = generator
-        self.class_names = [c.name for c in imagenet_classes()]
+        self.class_names = class_names()
 
     @classmethod
     def from_pretrained(
-        cls, mapper: str, biggan: str | None = None, encoder: str | None = None
+        cls, mapper: str, biggan: str | None = None, encoder: str | None = None, device: str | None = None
     ) -> "TextToImagePipeline":
         """Each part by Hub id or folder; the encoder and BigGAN default to those the mapper records."""
         loaded = Mapper.from_pretrained(mapper)
+        device = device or default_device()
         return cls(
-            TextEncoder.from_pretrained(encoder or loaded.config.encoder),
+            TextEncoder.from_pretrained(encoder or loaded.config.encoder, device),
             loaded,
-            Generator.from_pretrained(biggan or loaded.config.gan),
+            Generator.from_pretrained(biggan or loaded.config.gan, device),
         )
 
     @torch.inference_mode()
@@ -51,16 +76,21 @@ class TextToImagePipeline:
         return self.mapper.class_logits(hidden, encoded.attention_mask.to(hidden.device)).softmax(-1)[0]
 
     def __call__(
-        self, text: str, truncation: float = 0.4, seed: int = 0, num_images: int = 1, blend_amount: float = 0.5
+        self,
+        text: str,
+        truncation: float = 0.4,
+        seed: int | None = 0,
+        num_images: int = 1,
+        blend_amount: float = 0.5,
     ) -> PipelineOutput:
-        if not 1 <= num_images <= MAX_IMAGES:
-            raise ValueError(f"number of images must be 1 to {MAX_IMAGES}, got {num_images}")
-        if not 0 <= seed <= MAX_SEED:
-            raise ValueError(f"seed must be in [0, {MAX_SEED}], got {seed}")
+        """`num_images` images of `text` in one batch; seed None draws a fresh seed, reported in the output."""
+        check_text(text)
+        num_images = check_settings(truncation, seed, num_images, blend_amount)
+        seed = random_seed() if seed is None else int(seed)
         probs = self.class_distribution(text)
         vector = blend(probs[None], self.mapper.class_embeddings, blend_amount)
         images = self.generator.generate(vector.expand(num_images, -1), truncation, seed)
-        top = probs.topk(5)
+        top = probs.topk(TOP_K)
         classes = [(self.class_names[i], float(p)) for p, i in zip(top.values, top.indices)]
         return PipelineOutput(to_pil(images), classes, seed)
 
@@ -70,3 +100,30 @@ def check_text(text: str) -> None:
         raise ValueError("please type some text")
     if len(text) > MAX_TEXT_CHARS:
         raise ValueError(f"text is {len(text):,} characters; keep it under {MAX_TEXT_CHARS:,}")
+
+
+def check_settings(truncation: float, seed: int | None, num_images: int, blend_amount: float) -> int:
+    """Refuse values out of range (or not numbers at all, as a web client may send); returns the image
+    count as an int, since sliders send whole numbers as floats."""
+    if not is_number(truncation) or not 0 < truncation <= 1:
+        raise ValueError(f"truncation must be a number in (0, 1], got {describe(truncation)}")
+    if seed is not None and (not is_whole(seed) or not 0 <= seed <= MAX_SEED):
+        raise ValueError(f"seed must be a whole number from 0 to {MAX_SEED:,}, got {describe(seed)}")
+    if not is_whole(num_images) or not 1 <= num_images <= MAX_IMAGES:
+        raise ValueError(f"number of images must be a whole number from 1 to {MAX_IMAGES}, got {describe(num_images)}")
+    if not is_number(blend_amount) or not 0 <= blend_amount <= 1:
+        raise ValueError(f"blend must be a number in [0, 1], got {describe(blend_amount)}")
+    return int(num_images)
+
+
+def is_number(value: object) -> bool:
+    return isinstance(value, Real) and not isinstance(value, bool)
+
+
+def is_whole(value: object) -> bool:
+    return is_number(value) and float(value).is_integer()
+
+
+def describe(value: object) -> str:
+    """The value itself when it is a number; otherwise only its type, so user text is never echoed."""
+    return str(value) if is_number(value) else f"a {type(value).__name__}"

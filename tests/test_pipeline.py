@@ -1,0 +1,87 @@
+import math
+
+import numpy as np
+import pytest
+
+from mapper.gan import MAX_SEED
+from mapper.pipeline import MAX_TEXT_CHARS, TextToImagePipeline, class_names
+
+CATS = {"tabby", "tiger cat", "Persian cat", "Siamese cat", "Egyptian cat"}
+
+
+@pytest.fixture(scope="module")
+def pipe(small_mapper_dir, tiny_biggan_real_z_dir, minilm_path) -> TextToImagePipeline:
+    return TextToImagePipeline.from_pretrained(str(small_mapper_dir), str(tiny_biggan_real_z_dir), minilm_path, "cpu")
+
+
+def pixels(out) -> list[np.ndarray]:
+    return [np.asarray(image) for image in out.images]
+
+
+def test_reads_the_class_and_draws_a_batch(pipe):
+    out = pipe("a tabby cat sleeping on the sofa", num_images=3, seed=7)
+    assert out.classes[0][0] in CATS
+    assert len(out.classes) == 5 and [p for _, p in out.classes] == sorted((p for _, p in out.classes), reverse=True)
+    assert [im.size for im in out.images] == [(32, 32)] * 3 and out.seed == 7
+    first, second, _ = pixels(out)
+    assert not np.array_equal(first, second)  # each image of the batch has its own noise
+
+
+def test_same_seed_same_pixels_and_a_drawn_seed_is_reported(pipe):
+    assert all(np.array_equal(a, b) for a, b in zip(pixels(pipe("a taxi", seed=3)), pixels(pipe("a taxi", seed=3))))
+    drawn = pipe("a taxi", seed=None)
+    assert 0 <= drawn.seed <= MAX_SEED
+    assert np.array_equal(pixels(drawn)[0], pixels(pipe("a taxi", seed=drawn.seed))[0])
+    assert not np.array_equal(pixels(drawn)[0], pixels(pipe("a taxi", seed=(drawn.seed + 1) % MAX_SEED))[0])
+
+
+@pytest.mark.parametrize("text", ["我的猫在睡觉", "🐱🐱🐱", "Die Katze schläft. 🚗"])
+def test_any_script_or_emoji_still_draws(pipe, text):
+    out = pipe(text)
+    probs = [p for _, p in out.classes]
+    assert out.images[0].size == (32, 32) and all(math.isfinite(p) for p in probs) and 0 < sum(probs) <= 1 + 1e-6
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"text": ""}, "please type some text"),
+        ({"text": " \n\t"}, "please type some text"),
+        ({"text": None}, "please type some text"),
+        ({"text": "x" * 10_000}, "text is 10,000 characters; keep it under 1,000"),
+        ({"truncation": 0}, "truncation must be a number in (0, 1], got 0"),
+        ({"truncation": 1.02}, "truncation must be a number in (0, 1], got 1.02"),
+        ({"truncation": float("nan")}, "truncation must be a number in (0, 1], got nan"),
+        ({"truncation": "0.4"}, "truncation must be a number in (0, 1], got a str"),
+        ({"seed": -1}, f"seed must be a whole number from 0 to {MAX_SEED:,}, got -1"),
+        ({"seed": MAX_SEED + 1}, f"got {MAX_SEED + 1}"),
+        ({"seed": 2.5}, "seed must be a whole number"),
+        ({"num_images": 0}, "number of images must be a whole number from 1 to 4, got 0"),
+        ({"num_images": -3}, "got -3"),
+        ({"num_images": 10**9}, "got 1000000000"),
+        ({"num_images": 1.5}, "got 1.5"),
+        ({"num_images": True}, "got a bool"),
+        ({"blend_amount": 1.5}, "blend must be a number in [0, 1], got 1.5"),
+    ],
+)
+def test_bad_input_is_refused_with_its_name_before_any_model_runs(pipe, monkeypatch, kwargs, message):
+    monkeypatch.setattr(pipe.encoder, "encode", lambda texts: pytest.fail("encoded before checking the input"))
+    with pytest.raises(ValueError) as err:
+        pipe(**{"text": "a cat", **kwargs})
+    assert message in str(err.value)
+    assert "xxxxxxxx" not in str(err.value)  # the text itself is never echoed
+
+
+def test_longest_allowed_text_draws(pipe):
+    assert len(pipe("a cat " * (MAX_TEXT_CHARS // 6)).images) == 1
+
+
+def test_integral_floats_from_sliders_are_accepted(pipe):
+    out = pipe("a sports car", seed=5.0, num_images=2.0)
+    assert len(out.images) == 2 and out.seed == 5 and isinstance(out.seed, int)
+
+
+def test_class_names_are_unique_so_a_readout_never_merges_two(wordnet_data):
+    names = class_names()
+    assert len(set(names)) == 1000
+    assert names[134] == "crane (wading bird)" and names[517] == "crane (lifting device)" and names[281] == "tabby"
