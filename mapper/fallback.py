@@ -1,0 +1,140 @@
+"""Load the demo's pipeline; when the configured mapper cannot be had from the Hub (not pushed yet, no
+network), train the default one locally, once, and cache it, so the demo starts anyway.
+
+The fallback is a real mapper made the way build_dataset.py and train_mapper.py make one (WordNet
+sentences -> encoder -> training), checked against the held-out sentences before it is served. Its cache
+entry is named after everything that shaped it (encoder weights, BigGAN class embeddings, recipe), so a
+later start reuses it only when it would train the very same one.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from mapper.dataset import build_dataset, load_dataset
+from mapper.encoder import DEFAULT_ENCODER, TextEncoder
+from mapper.fingerprint import tensor_sha256
+from mapper.gan import DEFAULT_BIGGAN, Generator
+from mapper.models import Mapper
+from mapper.pipeline import TextToImagePipeline, default_device
+from mapper.sentences import HELDOUT_TEMPLATE, generate_sentences
+from mapper.training import TrainConfig, train
+
+log = logging.getLogger(__name__)
+DEFAULT_MAPPER = "text2biggan/mapper-minilm-biggan-deep-128"
+RECORD_NAME = "fallback.json"  # written inside the entry before it is moved into place
+
+
+@dataclass
+class Recipe:
+    """How the fallback mapper is made: the default training, on all classes unless told otherwise."""
+
+    classes: list[int] | None = None  # None: all 1000
+    train: TrainConfig = field(default_factory=TrainConfig)
+    min_heldout_top1: float = 0.5  # a mapper below this on held-out wordings is broken, not served
+
+
+@dataclass
+class LoadedPipeline:
+    pipeline: TextToImagePipeline
+    mapper: str  # the mapper that was asked for
+    fallback: Path | None = None  # the locally trained mapper served instead, when that one failed
+
+
+def cache_home() -> Path:
+    """$TEXT2BIGGAN_HOME, else $XDG_CACHE_HOME/text2biggan, else ~/.cache/text2biggan."""
+    if os.environ.get("TEXT2BIGGAN_HOME"):
+        return Path(os.environ["TEXT2BIGGAN_HOME"]).expanduser()
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache").expanduser() / "text2biggan"
+
+
+def load_pipeline(
+    mapper: str = DEFAULT_MAPPER,
+    biggan: str = DEFAULT_BIGGAN,
+    encoder: str | None = None,
+    device: str | None = None,
+    recipe: Recipe | None = None,
+    cache: Path | None = None,
+) -> LoadedPipeline:
+    """The pipeline for `mapper` (Hub id or folder). A mapper folder that is not there is an error; a Hub
+    mapper that cannot be downloaded is replaced by a fallback trained for this encoder and BigGAN."""
+    try:
+        trained: Mapper | None = Mapper.from_pretrained(mapper)
+    except FileNotFoundError:
+        raise  # a local folder that is missing or incomplete: a mistake to report, not to paper over
+    except OSError as err:
+        log.warning("%s; serving a fallback mapper trained on this machine instead", err)
+        trained = None
+    device = device or default_device()
+    text_encoder = TextEncoder.from_pretrained(encoder or (trained.config.encoder if trained else DEFAULT_ENCODER), device)
+    generator = Generator.from_pretrained(biggan, device)
+    if trained is not None:
+        return LoadedPipeline(TextToImagePipeline(text_encoder, trained, generator), mapper)
+    folder = fallback_mapper(text_encoder, generator, recipe or Recipe(), cache or cache_home())
+    return LoadedPipeline(TextToImagePipeline(text_encoder, Mapper.from_pretrained(folder), generator), mapper, folder)
+
+
+def entry_name(encoder: TextEncoder, generator: Generator, recipe: Recipe) -> str:
+    """`<arch>-<hash>`, the hash covering the encoder's and BigGAN's weights that matter and the recipe."""
+    key = {
+        "encoder_sha256": encoder.fingerprint,
+        "z_sha256": tensor_sha256(generator.class_embeddings),
+        "classes": recipe.classes,
+        "train": asdict(recipe.train),
+    }
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
+    return f"{recipe.train.arch}-{digest}"
+
+
+def fallback_mapper(encoder: TextEncoder, generator: Generator, recipe: Recipe, cache: Path) -> Path:
+    """Folder of the fallback mapper for this encoder and BigGAN: the cached one, else trained now.
+
+    Built in a temporary folder beside the entry and moved into place only once it passed its check, so
+    an interrupted or failed run leaves nothing that a later start would take for a finished mapper.
+    """
+    entry = cache / "mappers" / entry_name(encoder, generator, recipe)
+    if (entry / RECORD_NAME).is_file():
+        log.info("using the fallback mapper trained at an earlier start: %s", entry)
+        return entry
+    n_classes = len(recipe.classes) if recipe.classes is not None else 1000
+    log.warning("training the fallback mapper once (%d classes); it will be cached in %s", n_classes, entry)
+    start = time.perf_counter()
+    entry.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=f".{entry.name}.", dir=entry.parent) as tmp:
+        sentences = generate_sentences(recipe.train.seed, recipe.classes)
+        log.info("fallback 1/3: %d sentences from WordNet", len(sentences))
+        log.info("fallback 2/3: encoding them with %s", encoder.name_or_path)
+        z = generator.class_embeddings.cpu()
+        dataset_dir = build_dataset(Path(tmp) / "dataset", encoder, z, generator.name_or_path, sentences, recipe.train.seed)
+        log.info("fallback 3/3: training the %s mapper", recipe.train.arch)
+        result = train(load_dataset(dataset_dir), recipe.train)
+        top1 = result.metrics[HELDOUT_TEMPLATE]["top1"]
+        if top1 < recipe.min_heldout_top1:
+            raise RuntimeError(
+                f"the fallback mapper failed its check: top-1 {top1:.2f} on held-out wordings, below "
+                f"{recipe.min_heldout_top1:.2f}; not serving it"
+            )
+        staged = result.mapper.save_pretrained(Path(tmp) / "mapper")
+        record = {
+            "encoder": encoder.name_or_path,
+            "biggan": generator.name_or_path,
+            "classes": recipe.classes,
+            "train": asdict(recipe.train),
+            "metrics": result.metrics,
+            "seconds": round(time.perf_counter() - start, 1),
+        }
+        (staged / RECORD_NAME).write_text(json.dumps(record, indent=2) + "\n")
+        try:
+            staged.rename(entry)
+        except OSError:
+            if not (entry / RECORD_NAME).is_file():
+                raise
+            log.info("another process cached the same fallback mapper first; using that one")
+    log.info("fallback mapper ready in %.0f s (held-out top-1 %.2f): %s", time.perf_counter() - start, top1, entry)
+    return entry

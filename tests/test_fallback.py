@@ -1,0 +1,77 @@
+import json
+import logging
+from pathlib import Path
+
+import pytest
+import torch
+
+from mapper import fallback
+from mapper.fallback import RECORD_NAME, Recipe, cache_home, load_pipeline
+from mapper.training import TrainConfig
+
+# A few classes keep the real build and training to seconds; the app's default recipe takes all 1000.
+FEW_CLASSES = [281, 282, 283, 284, 285, 468, 817]
+NOT_PUSHED = "text2biggan-tests/mapper-not-pushed-yet"  # HF_HUB_OFFLINE=1 (conftest): the Hub never answers
+
+
+@pytest.fixture
+def parts(minilm_path, tiny_biggan_real_z_dir) -> dict:
+    return {"biggan": str(tiny_biggan_real_z_dir), "encoder": minilm_path, "device": "cpu"}
+
+
+def test_unreachable_mapper_is_trained_once_cached_and_reused(parts, tmp_path, caplog, monkeypatch):
+    caplog.set_level(logging.INFO, logger="mapper")
+    recipe = Recipe(FEW_CLASSES, TrainConfig(epochs=2))
+    first = load_pipeline(NOT_PUSHED, **parts, recipe=recipe, cache=tmp_path)
+
+    assert first.mapper == NOT_PUSHED and first.fallback.parent == tmp_path / "mappers"
+    assert sorted(p.name for p in first.fallback.iterdir()) == ["config.json", RECORD_NAME, "model.safetensors"]
+    record = json.loads((first.fallback / RECORD_NAME).read_text())
+    assert record["classes"] == FEW_CLASSES and record["metrics"]["heldout_template"]["top1"] >= 0.5
+    log = caplog.text
+    for step in ("could not load mapper", "training the fallback mapper once", "1/3", "2/3", "3/3", "ready"):
+        assert step in log
+    assert [p.name for p in tmp_path.iterdir()] == ["mappers"] and len(list((tmp_path / "mappers").iterdir())) == 1
+    # a real mapper: it reads the text
+    assert first.pipeline("a tabby cat").classes[0][0] in {"tabby", "tiger cat", "Persian cat", "Siamese cat", "Egyptian cat"}
+    assert first.pipeline("a yellow taxi in the city").classes[0][0] == "cab"
+
+    caplog.clear()
+    monkeypatch.setattr(fallback, "train", lambda *a, **k: pytest.fail("trained again instead of reusing the cache"))
+    second = load_pipeline(NOT_PUSHED, **parts, recipe=recipe, cache=tmp_path)
+    assert second.fallback == first.fallback and "earlier start" in caplog.text
+    text = "my cat sleeps all day"
+    assert torch.equal(first.pipeline.class_distribution(text), second.pipeline.class_distribution(text))
+
+
+def test_a_different_recipe_never_reuses_another_mapper(minilm, tiny_generator):
+    names = {
+        fallback.entry_name(minilm, tiny_generator, recipe)
+        for recipe in (Recipe(), Recipe(FEW_CLASSES), Recipe(FEW_CLASSES, TrainConfig(epochs=2)))
+    }
+    assert len(names) == 3 and all(n.startswith("classifier-") for n in names)
+
+
+def test_a_mapper_that_did_not_learn_is_refused_and_not_cached(parts, tmp_path):
+    frozen = Recipe(FEW_CLASSES, TrainConfig(arch="mlp", epochs=1, lr=1e-12))  # random weights stay random
+    with pytest.raises(RuntimeError, match="failed its check: top-1 0.[0-4]"):
+        load_pipeline(NOT_PUSHED, **parts, recipe=frozen, cache=tmp_path)
+    assert list((tmp_path / "mappers").iterdir()) == []  # no entry, no leftover build folder
+
+
+def test_a_missing_local_mapper_folder_is_an_error_not_a_fallback(parts, tmp_path, monkeypatch):
+    monkeypatch.setattr(fallback, "fallback_mapper", lambda *a: pytest.fail("trained a fallback for a typo"))
+    with pytest.raises(FileNotFoundError, match="mapper folder not found"):
+        load_pipeline(str(tmp_path / "no-such-mapper"), **parts, cache=tmp_path / "cache")
+    assert not (tmp_path / "cache").exists()
+
+
+def test_cache_home_follows_the_environment(tmp_path, monkeypatch):
+    monkeypatch.delenv("TEXT2BIGGAN_HOME", raising=False)
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert cache_home() == tmp_path / "home" / ".cache" / "text2biggan"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert cache_home() == tmp_path / "xdg" / "text2biggan"
+    monkeypatch.setenv("TEXT2BIGGAN_HOME", str(tmp_path / "mine"))
+    assert cache_home() == Path(tmp_path / "mine")
