@@ -12,6 +12,7 @@ import hashlib
 import json
 import logging
 import os
+import shutil
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field
@@ -76,8 +77,8 @@ def load_pipeline(
     generator = Generator.from_pretrained(biggan, device)
     if trained is not None:
         return LoadedPipeline(TextToImagePipeline(text_encoder, trained, generator), mapper)
-    folder = fallback_mapper(text_encoder, generator, recipe or Recipe(), cache or cache_home())
-    return LoadedPipeline(TextToImagePipeline(text_encoder, Mapper.from_pretrained(folder), generator), mapper, folder)
+    trained, folder = fallback_mapper(text_encoder, generator, recipe or Recipe(), cache or cache_home())
+    return LoadedPipeline(TextToImagePipeline(text_encoder, trained, generator), mapper, folder)
 
 
 def entry_name(encoder: TextEncoder, generator: Generator, recipe: Recipe) -> str:
@@ -92,16 +93,22 @@ def entry_name(encoder: TextEncoder, generator: Generator, recipe: Recipe) -> st
     return f"{recipe.train.arch}-{digest}"
 
 
-def fallback_mapper(encoder: TextEncoder, generator: Generator, recipe: Recipe, cache: Path) -> Path:
-    """Folder of the fallback mapper for this encoder and BigGAN: the cached one, else trained now.
+def fallback_mapper(encoder: TextEncoder, generator: Generator, recipe: Recipe, cache: Path) -> tuple[Mapper, Path]:
+    """The fallback mapper for this encoder and BigGAN and its folder: the cached one, else trained now.
 
     Built in a temporary folder beside the entry and moved into place only once it passed its check, so
     an interrupted or failed run leaves nothing that a later start would take for a finished mapper.
     """
     entry = cache / "mappers" / entry_name(encoder, generator, recipe)
     if (entry / RECORD_NAME).is_file():
-        log.info("using the fallback mapper trained at an earlier start: %s", entry)
-        return entry
+        try:
+            cached = Mapper.from_pretrained(entry)
+        except (RuntimeError, TypeError, KeyError, ValueError) as err:  # saved by an older version of the code
+            log.warning("the cached fallback mapper in %s no longer loads (%s); training it again", entry, err)
+            shutil.rmtree(entry)
+        else:
+            log.info("using the fallback mapper trained at an earlier start: %s", entry)
+            return cached, entry
     n_classes = len(recipe.classes) if recipe.classes is not None else 1000
     log.warning("training the fallback mapper once (%d classes); it will be cached in %s", n_classes, entry)
     start = time.perf_counter()
@@ -137,4 +144,4 @@ def fallback_mapper(encoder: TextEncoder, generator: Generator, recipe: Recipe, 
                 raise
             log.info("another process cached the same fallback mapper first; using that one")
     log.info("fallback mapper ready in %.0f s (held-out top-1 %.2f): %s", time.perf_counter() - start, top1, entry)
-    return entry
+    return Mapper.from_pretrained(entry), entry

@@ -52,6 +52,19 @@ def test_a_different_recipe_never_reuses_another_mapper(minilm, tiny_generator):
     assert len(names) == 3 and all(n.startswith("classifier-") for n in names)
 
 
+def test_a_cached_mapper_that_no_longer_loads_is_trained_again(parts, tmp_path, caplog):
+    caplog.set_level(logging.INFO, logger="mapper")
+    recipe = Recipe(FEW_CLASSES, TrainConfig(arch="linear"))  # closed-form: the build is most of the cost
+    entry = load_pipeline(NOT_PUSHED, **parts, recipe=recipe, cache=tmp_path).fallback
+    config = json.loads((entry / "config.json").read_text())
+    (entry / "config.json").write_text(json.dumps({**config, "a_field_of_an_older_version": 1}))
+
+    again = load_pipeline(NOT_PUSHED, **parts, recipe=recipe, cache=tmp_path)
+    assert again.fallback == entry and "no longer loads" in caplog.text
+    assert "a_field_of_an_older_version" not in (entry / "config.json").read_text()
+    assert again.pipeline("a yellow taxi in the city").classes[0][0] == "cab"
+
+
 def test_a_mapper_that_did_not_learn_is_refused_and_not_cached(parts, tmp_path):
     frozen = Recipe(FEW_CLASSES, TrainConfig(arch="mlp", epochs=1, lr=1e-12))  # random weights stay random
     with pytest.raises(RuntimeError, match="failed its check: top-1 0.[0-4]"):
