@@ -104,3 +104,58 @@ def tiny_biggan_real_z_dir(tmp_path_factory, deep128_embeddings) -> Path:
 
     z = load_class_embeddings(deep128_embeddings)
     return save_random_biggan(tmp_path_factory.mktemp("tiny-biggan-real-z"), class_embeddings=z)
+
+
+# --- the app, served for real ---------------------------------------------------------------------
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def app_server(tmp_path_factory, small_mapper_dir, tiny_biggan_real_z_dir):
+    """`python app.py` in its own process on a free port, serving the small mapper (and the encoder it
+    records, all-MiniLM-L6-v2) with the tiny BigGAN; yields (url, log file). Configured as on a Space, by
+    environment variables, and kept off the Hub, the user's cache and /tmp/gradio."""
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    tmp = tmp_path_factory.mktemp("app")
+    port = free_port()
+    env = {
+        **os.environ, "MAPPER": str(small_mapper_dir), "BIGGAN": str(tiny_biggan_real_z_dir),
+        "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port), "HF_HUB_OFFLINE": "1",
+        "TEXT2BIGGAN_HOME": str(tmp / "cache"), "GRADIO_TEMP_DIR": str(tmp / "gradio"),
+        "GRADIO_ANALYTICS_ENABLED": "False", "NLTK_DATA": str(NLTK_DATA), "PYTHONUNBUFFERED": "1",
+    }
+    log = tmp / "app.log"
+    with open(log, "w") as out:
+        proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"app.py exited with {proc.returncode}:\n{log.read_text()}")
+            if time.monotonic() > deadline:
+                pytest.fail(f"app.py did not answer on {url} within 180 s:\n{log.read_text()}")
+            try:
+                with urllib.request.urlopen(url, timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                time.sleep(0.5)
+        yield url, log
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()

@@ -1,0 +1,45 @@
+"""text2biggan: type a sentence, BigGAN-deep draws it (the Hugging Face Space).
+
+Wiring only: configuration -> one pipeline, loaded once and shared by every request -> Gradio page + API.
+Each flag defaults to the environment variable named in its help. When the mapper cannot be downloaded,
+the app trains the default one locally once, caches it ($TEXT2BIGGAN_HOME, else $XDG_CACHE_HOME/text2biggan,
+else ~/.cache/text2biggan) and serves with it.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+
+from mapper.demo import build_demo, launch
+from mapper.fallback import DEFAULT_MAPPER, load_pipeline
+from mapper.gan import DEFAULT_BIGGAN
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    env = os.environ.get
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--mapper", default=env("MAPPER", DEFAULT_MAPPER), help="Hub repo id or local folder (env MAPPER; default %(default)s)")
+    parser.add_argument("--biggan", default=env("BIGGAN", DEFAULT_BIGGAN), help="BigGAN name (biggan-deep-128/256/512) or folder (env BIGGAN; default %(default)s)")
+    parser.add_argument("--encoder", default=env("ENCODER"), help="text encoder, Hub id or folder (env ENCODER; default: the one the mapper records)")
+    parser.add_argument("--host", default=env("GRADIO_SERVER_NAME", "0.0.0.0"), help="address to listen on (env GRADIO_SERVER_NAME; default %(default)s)")
+    parser.add_argument("--port", type=int, default=env("GRADIO_SERVER_PORT", "7860"), help="port (env GRADIO_SERVER_PORT; default %(default)s)")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s: %(message)s")
+    logging.getLogger("mapper").setLevel(logging.INFO)  # loading and fallback progress, not every HTTP call
+    try:
+        loaded = load_pipeline(args.mapper, args.biggan, args.encoder)
+    except (OSError, ValueError, RuntimeError) as err:
+        print(f"app: error: {err}", file=sys.stderr)
+        return 1
+    launch(build_demo(loaded), args.host, args.port)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,150 @@
+"""The Gradio interface: one loaded pipeline behind a Blocks page and a named /generate API endpoint.
+
+API: generate(text, truncation=0.4, seed=-1, num_images=1, blend=0.5) -> (images, top-5 classes, seed used).
+seed -1 draws a random seed. In the page, ticking "random seed" draws it in a UI-only step before /generate,
+so the seed box always shows the seed behind the images on screen.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import gradio as gr
+from PIL import Image
+
+from mapper.fallback import LoadedPipeline
+from mapper.gan import HUB_REPOS
+from mapper.pipeline import MAX_IMAGES, TextToImagePipeline, random_seed
+
+RANDOM_SEED = -1
+DEFAULT_TRUNCATION = 0.4
+DEFAULT_BLEND = 0.5
+TRUNCATION_STEP = 0.02  # BigGAN stored batch-norm statistics on this grid
+# One model on one device: requests take turns, and a turn uses every core.
+CONCURRENCY_LIMIT = 1
+EXAMPLES = [
+    "I love my cat",
+    "A red sports car on the highway",
+    "The ship sailed across the ocean",
+    "a golden retriever playing in the snow",
+    "A bowl of fresh strawberries",
+    "an old stone castle on a hill",
+    "Mushrooms growing in the forest after the rain",
+]
+THEME = gr.themes.Soft(primary_hue="orange")
+Readout = dict[str, float]
+
+
+def checked_by_pipeline(slider: gr.Slider) -> gr.Slider:
+    """Let API values outside the slider's range reach the pipeline, which refuses them naming the parameter
+    ("number of images must be a whole number from 1 to 4, got 9"); Gradio's own check says only "Value 9 is
+    greater than maximum value 4" and logs a stack trace each time. The page's slider cannot leave its range.
+    (Set on the instance: Gradio writes a .pyi stub beside any module that subclasses a component.)"""
+    slider.preprocess = lambda payload: payload
+    return slider
+
+
+def on_gpu(fn: Callable) -> Callable:
+    """`spaces.GPU(fn)` where the `spaces` package exists: on a ZeroGPU Space a GPU is attached only while
+    such a function runs. Elsewhere `fn` as is."""
+    try:
+        import spaces
+    except ImportError:
+        return fn
+    return spaces.GPU(fn)
+
+
+def make_generate(pipeline: TextToImagePipeline) -> Callable[..., tuple[list[Image.Image], Readout, int]]:
+    """The /generate handler. Bad input becomes a gr.Error: a message for the person or client, and no
+    stack trace; anything else is a bug, and Gradio reports it without details."""
+
+    def generate(
+        text: str,
+        truncation: float = DEFAULT_TRUNCATION,
+        seed: int = RANDOM_SEED,
+        num_images: int = 1,
+        blend: float = DEFAULT_BLEND,
+    ) -> tuple[list[Image.Image], Readout, int]:
+        try:
+            out = pipeline(text, truncation, None if seed in (None, RANDOM_SEED) else seed, num_images, blend)
+        except ValueError as err:
+            raise gr.Error(str(err), print_exception=False) from None
+        return out.images, dict(out.classes), out.seed
+
+    return on_gpu(generate)
+
+
+def pick_seed(seed: int | None, randomize: bool) -> int | None:
+    return random_seed() if randomize else seed
+
+
+def hub_link(name: str) -> str:
+    """Markdown link to a Hub repo for a Hub id or a known BigGAN name; a local folder stays plain."""
+    repo = HUB_REPOS.get(name, name)
+    if repo.count("/") == 1 and not repo.startswith((".", "/", "~")):
+        return f"[{name}](https://huggingface.co/{repo})"
+    return f"`{name}`"
+
+
+def description(loaded: LoadedPipeline) -> str:
+    pipe = loaded.pipeline
+    text = (
+        "Type a sentence; BigGAN-deep draws it. **How it works:** text → the language model "
+        f"{hub_link(pipe.encoder.name_or_path)} reads it (a hidden state per token) → a small learned "
+        f"**mapper** ({hub_link(loaded.mapper)}) turns those into a distribution over ImageNet's 1000 classes "
+        f"→ a mix of BigGAN's class vectors → {hub_link(pipe.generator.name_or_path)} draws it from seeded noise.\n\n"
+        "It knows only ImageNet's classes: the readout shows which ones it read in your text. *Blend* 0 draws "
+        "the top class; 1 mixes classes as the mapper weighs them (hybrids). *Truncation*: low gives typical, "
+        "clean images; high gives varied, wilder ones."
+    )
+    if loaded.fallback:
+        text += (
+            f"\n\n> The mapper {loaded.mapper} could not be loaded, so this demo trained its own at start-up "
+            f"(cached in `{loaded.fallback}`)."
+        )
+    return text
+
+
+def build_demo(loaded: LoadedPipeline) -> gr.Blocks:
+    """The page, its events and the queue; models are those of `loaded`, shared by every request."""
+    with gr.Blocks(title="text2biggan") as demo:
+        gr.Markdown("# text2biggan")
+        gr.Markdown(description(loaded))
+        with gr.Row():
+            with gr.Column():
+                text = gr.Textbox(label="Text", placeholder="A red sports car on the highway", lines=2)
+                button = gr.Button("Generate", variant="primary")
+                gr.Examples([[e] for e in EXAMPLES], inputs=[text], cache_examples=False)
+                truncation = checked_by_pipeline(gr.Slider(
+                    TRUNCATION_STEP, 1, DEFAULT_TRUNCATION, step=TRUNCATION_STEP, label="Truncation",
+                    info="low: typical and clean; high: varied and wild",
+                ))
+                blend = checked_by_pipeline(
+                    gr.Slider(0, 1, DEFAULT_BLEND, step=0.05, label="Class blend", info="0: top class only; 1: hybrids")
+                )
+                num_images = checked_by_pipeline(
+                    gr.Slider(1, MAX_IMAGES, 1, step=1, precision=0, label="Number of images")
+                )
+                with gr.Row():
+                    seed = gr.Number(
+                        RANDOM_SEED, precision=0, label="Seed", info="the seed of the images shown; -1: random"
+                    )
+                    randomize = gr.Checkbox(True, label="random seed", info="untick to keep the seed")
+            with gr.Column():
+                gallery = gr.Gallery(
+                    label="Images", format="png", columns=2, object_fit="contain", height="auto",
+                    buttons=["download", "fullscreen"], elem_id="images",
+                )
+                readout = gr.Label(num_top_classes=5, label="Top-5 classes", elem_id="readout")
+        gr.on(
+            [button.click, text.submit], pick_seed, [seed, randomize], seed,
+            queue=False, api_visibility="private", show_progress="hidden",
+        ).then(
+            make_generate(loaded.pipeline), [text, truncation, seed, num_images, blend], [gallery, readout, seed],
+            api_name="generate", show_progress_on=[gallery, readout],
+        )
+    return demo.queue(default_concurrency_limit=CONCURRENCY_LIMIT)
+
+
+def launch(demo: gr.Blocks, host: str, port: int) -> None:
+    """Serve until stopped; Gradio 6 takes the theme here, not in Blocks()."""
+    demo.launch(server_name=host, server_port=port, theme=THEME)

@@ -1,0 +1,180 @@
+"""app.py served for real in its own process (see the app_server fixture), called with gradio_client."""
+import sys
+import types
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from gradio_client import Client
+from gradio_client.exceptions import AppError
+from PIL import Image
+
+from mapper.demo import description, make_generate, on_gpu
+from mapper.fallback import DEFAULT_MAPPER, LoadedPipeline
+
+CATS = {"tabby", "tiger cat", "Persian cat", "Siamese cat", "Egyptian cat"}
+
+
+@pytest.fixture(scope="module")
+def client(app_server, tmp_path_factory) -> Client:
+    url, _ = app_server
+    return Client(url, verbose=False, download_files=str(tmp_path_factory.mktemp("downloads")))
+
+
+def generate(client: Client, text: str, **settings):
+    return client.predict(text, **settings, api_name="/generate")
+
+
+def image_bytes(images: list[dict]) -> list[bytes]:
+    return [Path(item["image"]).read_bytes() for item in images]
+
+
+def test_api_has_one_endpoint_with_named_parameters_and_defaults(client):
+    api = client.view_api(print_info=False, return_format="dict")
+    assert list(api["named_endpoints"]) == ["/generate"] and not api["unnamed_endpoints"]
+    params = api["named_endpoints"]["/generate"]["parameters"]
+    assert [p["parameter_name"] for p in params] == ["text", "truncation", "seed", "num_images", "blend"]
+    assert [p["parameter_has_default"] for p in params] == [False, True, True, True, True]
+    assert [p["parameter_default"] for p in params[1:]] == [0.4, -1, 1, 0.5]
+
+
+def test_text_alone_gives_a_png_and_the_right_class(client):
+    images, readout, seed = generate(client, "a tabby cat")
+    assert len(images) == 1 and Path(images[0]["image"]).suffix == ".png"
+    with Image.open(images[0]["image"]) as image:
+        assert image.format == "PNG" and image.size == (32, 32) and image.mode == "RGB"
+    assert readout["label"] in CATS
+    confidences = [c["confidence"] for c in readout["confidences"]]
+    assert len(confidences) == 5 and confidences == sorted(confidences, reverse=True)
+    assert isinstance(seed, int) and 0 <= seed < 2**32  # seed -1 (the default) drew one and says which
+
+
+def test_same_seed_same_bytes_and_a_drawn_seed_reproduces(client):
+    first, _, seed = generate(client, "A red sports car on the highway", seed=1234, num_images=4)
+    again, readout, _ = generate(client, "A red sports car on the highway", seed=1234, num_images=4)
+    assert seed == 1234 and len(first) == 4 and image_bytes(first) == image_bytes(again)
+    assert readout["label"] == "sports car"
+    other, _, _ = generate(client, "A red sports car on the highway", seed=1235, num_images=4)
+    assert image_bytes(other) != image_bytes(first)
+
+    drawn, _, drawn_seed = generate(client, "a taxi", seed=-1)
+    assert image_bytes(generate(client, "a taxi", seed=drawn_seed)[0]) == image_bytes(drawn)
+
+
+def test_settings_change_the_picture(client):
+    base = image_bytes(generate(client, "my cat", seed=5, truncation=0.4, blend=0.5)[0])
+    assert image_bytes(generate(client, "my cat", seed=5, truncation=1.0, blend=0.5)[0]) != base
+    assert image_bytes(generate(client, "my cat", seed=5, truncation=0.4, blend=0.0)[0]) != base
+
+
+@pytest.mark.parametrize("text", ["我的猫在睡觉", "🐱🐱🐱", "Ο γάτος κοιμάται 😴"])
+def test_any_script_or_emoji_still_draws(client, text):
+    images, readout, _ = generate(client, text)
+    assert len(images) == 1 and len(readout["confidences"]) == 5
+
+
+@pytest.mark.parametrize(
+    "text, settings, message",
+    [
+        ("", {}, "please type some text"),
+        ("   \n ", {}, "please type some text"),
+        ("x" * 10_000, {}, "text is 10,000 characters; keep it under 1,000"),
+        ("a cat", {"truncation": 0}, "truncation must be a number in (0, 1], got 0"),
+        ("a cat", {"truncation": 1.5}, "truncation must be a number in (0, 1], got 1.5"),
+        ("a cat", {"seed": -7}, "seed must be a whole number from 0 to 4,294,967,295, got -7"),
+        ("a cat", {"seed": 2**40}, f"got {2**40}"),
+        ("a cat", {"num_images": -2}, "number of images must be a whole number from 1 to 4, got -2"),
+        ("a cat", {"num_images": 0}, "number of images must be a whole number from 1 to 4, got 0"),
+        ("a cat", {"num_images": 10**6}, "got 1000000"),
+        ("a cat", {"num_images": 2.5}, "got 2.5"),
+        ("a cat", {"blend": 2}, "blend must be a number in [0, 1], got 2"),
+        ("a cat", {"truncation": "wild"}, "truncation must be a number in (0, 1], got a str"),
+    ],
+)
+def test_bad_input_gets_a_clear_error_and_the_server_keeps_serving(client, text, settings, message):
+    with pytest.raises(AppError) as err:
+        generate(client, text, **settings)
+    assert message in str(err.value) and "Traceback" not in str(err.value)
+    images, readout, _ = generate(client, "a tabby cat", seed=1)
+    assert len(images) == 1 and readout["label"] in CATS
+
+
+def test_sixteen_concurrent_calls_all_return(client):
+    def call(seed: int):
+        return client.submit("a golden retriever", 0.4, seed, 1, 0.5, api_name="/generate").result(timeout=300)
+
+    with ThreadPoolExecutor(16) as pool:
+        results = list(pool.map(call, range(16)))
+    assert [seed for _, _, seed in results] == list(range(16))
+    assert all(len(images) == 1 and Path(images[0]["image"]).is_file() for images, _, _ in results)
+
+
+def test_server_log_shows_no_stack_trace_for_bad_input(app_server, client):
+    _, log = app_server
+    with pytest.raises(AppError):
+        generate(client, "   ")
+    assert "Traceback" not in log.read_text()
+
+
+def test_help_names_every_flag_and_its_variable(capsys):
+    import app
+
+    with pytest.raises(SystemExit) as exit_:
+        app.parse_args(["--help"])
+    assert exit_.value.code == 0
+    out = capsys.readouterr().out
+    for word in ("--mapper", "MAPPER", "--biggan", "BIGGAN", "--encoder", "ENCODER", "GRADIO_SERVER_NAME", "GRADIO_SERVER_PORT"):
+        assert word in out
+
+
+def test_a_missing_mapper_folder_stops_with_a_message_not_a_trace(tmp_path, monkeypatch, capsys):
+    import app
+
+    monkeypatch.setenv("TEXT2BIGGAN_HOME", str(tmp_path / "cache"))
+    assert app.main(["--mapper", str(tmp_path / "no-such-mapper")]) == 1
+    err = capsys.readouterr().err
+    assert "app: error: mapper folder not found" in err and "Traceback" not in err
+    assert not (tmp_path / "cache").exists()  # no fallback training for a typo
+
+
+def test_defaults_and_environment(monkeypatch):
+    import app
+
+    for name in ("MAPPER", "BIGGAN", "ENCODER", "GRADIO_SERVER_NAME", "GRADIO_SERVER_PORT"):
+        monkeypatch.delenv(name, raising=False)
+    args = app.parse_args([])
+    assert (args.mapper, args.biggan, args.encoder) == ("text2biggan/mapper-minilm-biggan-deep-128", "biggan-deep-128", None)
+    assert (args.host, args.port) == ("0.0.0.0", 7860)
+    monkeypatch.setenv("MAPPER", "./mine")
+    monkeypatch.setenv("GRADIO_SERVER_PORT", "8080")
+    args = app.parse_args(["--biggan", "biggan-deep-256"])
+    assert (args.mapper, args.biggan, args.port) == ("./mine", "biggan-deep-256", 8080)
+
+
+def test_generation_runs_under_spaces_gpu_only_where_spaces_exists(monkeypatch):
+    def fn() -> None: ...
+
+    monkeypatch.setitem(sys.modules, "spaces", None)  # `import spaces` fails, as off Spaces
+    assert on_gpu(fn) is fn
+    fake = types.ModuleType("spaces")
+    fake.GPU = lambda f: ("on a ZeroGPU", f)
+    monkeypatch.setitem(sys.modules, "spaces", fake)
+    assert on_gpu(fn) == ("on a ZeroGPU", fn)
+    assert make_generate(SimpleNamespace())[0] == "on a ZeroGPU"  # the handler the page and API call
+
+
+def parts_named(encoder: str, biggan: str) -> SimpleNamespace:
+    return SimpleNamespace(encoder=SimpleNamespace(name_or_path=encoder), generator=SimpleNamespace(name_or_path=biggan))
+
+
+def test_description_links_the_hub_repos_and_says_when_it_fell_back(tmp_path):
+    hub = parts_named("sentence-transformers/all-MiniLM-L6-v2", "biggan-deep-128")
+    text = description(LoadedPipeline(hub, DEFAULT_MAPPER))
+    for repo in (DEFAULT_MAPPER, "osanseviero/BigGAN-deep-128", "sentence-transformers/all-MiniLM-L6-v2"):
+        assert f"(https://huggingface.co/{repo})" in text
+    assert "could not be loaded" not in text
+    fell_back = description(LoadedPipeline(hub, DEFAULT_MAPPER, tmp_path / "trained"))
+    assert f"The mapper {DEFAULT_MAPPER} could not be loaded" in fell_back and f"`{tmp_path / 'trained'}`" in fell_back
+    local = description(LoadedPipeline(parts_named("/models/minilm", "./biggan"), "./mapper"))
+    assert "`/models/minilm`" in local and "`./biggan`" in local and "`./mapper`" in local and "https://" not in local

@@ -1,0 +1,63 @@
+"""The page in a real headless browser: Debian's Chromium driven by playwright (no browser download)."""
+import re
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+    "--disable-sync", "--no-first-run",
+]
+CATS = ("tabby", "tiger cat", "Persian cat", "Siamese cat", "Egyptian cat")
+TIMEOUT_MS = 60_000
+
+
+@pytest.fixture(scope="module")
+def page(app_server):
+    if not CHROMIUM.exists():
+        pytest.skip(f"Chromium not found at {CHROMIUM} (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    url, _ = app_server
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        page = browser.new_page(viewport={"width": 1280, "height": 1000})
+        page.set_default_timeout(TIMEOUT_MS)
+        page.goto(url)
+        yield page
+        browser.close()
+
+
+def test_type_generate_and_see_the_image_and_the_readout(page, tmp_path):
+    from playwright.sync_api import expect
+
+    expect(page).to_have_title("text2biggan")
+    expect(page.get_by_text("How it works").first).to_be_visible()
+    expect(page.get_by_text("A red sports car on the highway").first).to_be_visible()  # an example
+    page.get_by_label("Text", exact=True).fill("My tabby cat is asleep on the sofa")
+    page.get_by_role("button", name="Generate", exact=True).click()
+
+    image = page.locator("#images img").first
+    expect(image).to_be_visible()
+    assert page.evaluate("img => img.complete && img.naturalWidth", image.element_handle()) == 32
+    assert image.get_attribute("src").split("?")[0].endswith(".png")
+    readout = page.locator("#readout")
+    expect(readout).to_contain_text(re.compile("|".join(CATS)))
+    seed = page.get_by_label("Seed", exact=True)
+    assert int(seed.input_value()) >= 0  # "random seed" drew one and shows it
+    page.screenshot(path=tmp_path / "generated.png", full_page=True)
+    assert (tmp_path / "generated.png").stat().st_size > 10_000
+
+
+def test_empty_text_shows_an_error_and_the_page_keeps_working(page, tmp_path):
+    from playwright.sync_api import expect
+
+    page.get_by_label("Text", exact=True).fill("   ")
+    page.get_by_role("button", name="Generate", exact=True).click()
+    expect(page.get_by_text("please type some text").first).to_be_visible()
+    page.screenshot(path=tmp_path / "error.png")  # the viewport, where the message shows
+
+    page.get_by_label("Text", exact=True).fill("a yellow taxi")
+    page.get_by_role("button", name="Generate", exact=True).click()
+    expect(page.locator("#readout")).to_contain_text("cab")
