@@ -75,10 +75,15 @@ def load_pipeline(
     device = device or default_device()
     text_encoder = TextEncoder.from_pretrained(encoder or (trained.config.encoder if trained else DEFAULT_ENCODER), device)
     generator = Generator.from_pretrained(biggan, device)
-    if trained is not None:
-        return LoadedPipeline(TextToImagePipeline(text_encoder, trained, generator), mapper)
-    trained, folder = fallback_mapper(text_encoder, generator, recipe or Recipe(), cache or cache_home())
-    return LoadedPipeline(TextToImagePipeline(text_encoder, trained, generator), mapper, folder)
+    folder = None
+    if trained is None:
+        trained, folder = fallback_mapper(text_encoder, generator, recipe or Recipe(), cache or cache_home())
+    loaded = LoadedPipeline(TextToImagePipeline(text_encoder, trained, generator), mapper, folder)
+    log.info(
+        "pipeline ready on %s: mapper %s, encoder %s, BigGAN %s",
+        device, folder or mapper, text_encoder.name_or_path, generator.name_or_path,
+    )
+    return loaded
 
 
 def entry_name(encoder: TextEncoder, generator: Generator, recipe: Recipe) -> str:

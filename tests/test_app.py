@@ -110,11 +110,13 @@ def test_sixteen_concurrent_calls_all_return(client):
     assert all(len(images) == 1 and Path(images[0]["image"]).is_file() for images, _, _ in results)
 
 
-def test_server_log_shows_no_stack_trace_for_bad_input(app_server, client):
+def test_server_log_shows_no_stack_trace_for_bad_input_and_one_load_for_all_calls(app_server, client):
     _, log = app_server
     with pytest.raises(AppError):
         generate(client, "   ")
-    assert "Traceback" not in log.read_text()
+    text = log.read_text()
+    assert "Traceback" not in text
+    assert text.count("pipeline ready on cpu: mapper ") == 1  # models loaded once, shared by every call
 
 
 def test_help_names_every_flag_and_its_variable(capsys):
