@@ -25,7 +25,7 @@ from mapper.gan import DEFAULT_BIGGAN, Generator
 from mapper.models import Mapper
 from mapper.pipeline import TextToImagePipeline, default_device
 from mapper.sentences import HELDOUT_TEMPLATE, generate_sentences
-from mapper.training import TrainConfig, train
+from mapper.training import TrainConfig, TrainResult, train
 
 log = logging.getLogger(__name__)
 DEFAULT_MAPPER = "text2biggan/mapper-minilm-biggan-deep-128"
@@ -73,7 +73,8 @@ def load_pipeline(
         log.warning("%s; serving a fallback mapper trained on this machine instead", err)
         trained = None
     device = device or default_device()
-    text_encoder = TextEncoder.from_pretrained(encoder or (trained.config.encoder if trained else DEFAULT_ENCODER), device)
+    encoder = encoder or (trained.config.encoder if trained else DEFAULT_ENCODER)
+    text_encoder = TextEncoder.from_pretrained(encoder, device)
     generator = Generator.from_pretrained(biggan, device)
     folder = None
     if trained is None:
@@ -101,7 +102,7 @@ def entry_name(encoder: TextEncoder, generator: Generator, recipe: Recipe) -> st
 def fallback_mapper(encoder: TextEncoder, generator: Generator, recipe: Recipe, cache: Path) -> tuple[Mapper, Path]:
     """The fallback mapper for this encoder and BigGAN and its folder: the cached one, else trained now.
 
-    Built in a temporary folder beside the entry and moved into place only once it passed its check, so
+    Staged in a temporary folder beside the entry and moved into place only once it passed its check, so
     an interrupted or failed run leaves nothing that a later start would take for a finished mapper.
     """
     entry = cache / "mappers" / entry_name(encoder, generator, recipe)
@@ -117,22 +118,10 @@ def fallback_mapper(encoder: TextEncoder, generator: Generator, recipe: Recipe, 
     n_classes = len(recipe.classes) if recipe.classes is not None else 1000
     log.warning("training the fallback mapper once (%d classes); it will be cached in %s", n_classes, entry)
     start = time.perf_counter()
+    result = train_fallback(encoder, generator, recipe)
     entry.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=f".{entry.name}.", dir=entry.parent) as tmp:
-        sentences = generate_sentences(recipe.train.seed, recipe.classes)
-        log.info("fallback 1/3: %d sentences from WordNet", len(sentences))
-        log.info("fallback 2/3: encoding them with %s", encoder.name_or_path)
-        z = generator.class_embeddings.cpu()
-        dataset_dir = build_dataset(Path(tmp) / "dataset", encoder, z, generator.name_or_path, sentences, recipe.train.seed)
-        log.info("fallback 3/3: training the %s mapper", recipe.train.arch)
-        result = train(load_dataset(dataset_dir), recipe.train)
-        top1 = result.metrics[HELDOUT_TEMPLATE]["top1"]
-        if top1 < recipe.min_heldout_top1:
-            raise RuntimeError(
-                f"the fallback mapper failed its check: top-1 {top1:.2f} on held-out wordings, below "
-                f"{recipe.min_heldout_top1:.2f}; not serving it"
-            )
-        staged = result.mapper.save_pretrained(Path(tmp) / "mapper")
+    with tempfile.TemporaryDirectory(prefix=f".{entry.name}.", dir=entry.parent) as staging:
+        staged = result.mapper.save_pretrained(Path(staging) / "mapper")
         record = {
             "encoder": encoder.name_or_path,
             "biggan": generator.name_or_path,
@@ -148,5 +137,27 @@ def fallback_mapper(encoder: TextEncoder, generator: Generator, recipe: Recipe, 
             if not (entry / RECORD_NAME).is_file():
                 raise
             log.info("another process cached the same fallback mapper first; using that one")
-    log.info("fallback mapper ready in %.0f s (held-out top-1 %.2f): %s", time.perf_counter() - start, top1, entry)
+    log.info("fallback mapper ready in %.0f s: %s", time.perf_counter() - start, entry)
     return Mapper.from_pretrained(entry), entry
+
+
+def train_fallback(encoder: TextEncoder, generator: Generator, recipe: Recipe) -> TrainResult:
+    """Build the dataset and train on it, as build_dataset.py and train_mapper.py do; refuse a mapper below
+    the recipe's floor. The dataset (hundreds of MB for all classes) goes to the system's temporary folder,
+    which the OS clears of whatever a killed run leaves, not to the cache."""
+    with tempfile.TemporaryDirectory(prefix="text2biggan-dataset-") as scratch:
+        sentences = generate_sentences(recipe.train.seed, recipe.classes)
+        log.info("fallback 1/3: %d sentences from WordNet", len(sentences))
+        log.info("fallback 2/3: encoding them with %s", encoder.name_or_path)
+        z, gan = generator.class_embeddings.cpu(), generator.name_or_path
+        dataset = build_dataset(Path(scratch) / "dataset", encoder, z, gan, sentences, recipe.train.seed)
+        log.info("fallback 3/3: training the %s mapper", recipe.train.arch)
+        result = train(load_dataset(dataset), recipe.train)
+    top1 = result.metrics[HELDOUT_TEMPLATE]["top1"]
+    if top1 < recipe.min_heldout_top1:
+        raise RuntimeError(
+            f"the fallback mapper failed its check: top-1 {top1:.2f} on held-out wordings, below "
+            f"{recipe.min_heldout_top1:.2f}; not serving it"
+        )
+    log.info("fallback mapper passed its check: top-1 %.2f on held-out wordings", top1)
+    return result
