@@ -20,11 +20,13 @@ from mapper.gan import DEFAULT_BIGGAN
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     env = os.environ.get
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--mapper", default=env("MAPPER", DEFAULT_MAPPER), help="Hub repo id or local folder (env MAPPER; default %(default)s)")
-    parser.add_argument("--biggan", default=env("BIGGAN", DEFAULT_BIGGAN), help="BigGAN name (biggan-deep-128/256/512) or folder (env BIGGAN; default %(default)s)")
-    parser.add_argument("--encoder", default=env("ENCODER"), help="text encoder, Hub id or folder (env ENCODER; default: the one the mapper records)")
-    parser.add_argument("--host", default=env("GRADIO_SERVER_NAME", "0.0.0.0"), help="address to listen on (env GRADIO_SERVER_NAME; default %(default)s)")
-    parser.add_argument("--port", type=int, default=env("GRADIO_SERVER_PORT", "7860"), help="port (env GRADIO_SERVER_PORT; default %(default)s)")
+    add = parser.add_argument
+    add("--mapper", default=env("MAPPER", DEFAULT_MAPPER), help="Hub id or folder (env MAPPER; default %(default)s)")
+    add("--biggan", default=env("BIGGAN", DEFAULT_BIGGAN), help="name or folder (env BIGGAN; default %(default)s)")
+    add("--encoder", default=env("ENCODER"), help="Hub id or folder (env ENCODER; default: the one the mapper records, "
+        "all-MiniLM-L6-v2 for a fallback mapper)")
+    add("--host", default=env("GRADIO_SERVER_NAME", "0.0.0.0"), help="env GRADIO_SERVER_NAME; default %(default)s")
+    add("--port", default=env("GRADIO_SERVER_PORT", "7860"), type=int, help="env GRADIO_SERVER_PORT; default %(default)s")
     return parser.parse_args(argv)
 
 

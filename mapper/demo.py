@@ -13,11 +13,9 @@ from PIL import Image
 
 from mapper.fallback import LoadedPipeline
 from mapper.gan import HUB_REPOS
-from mapper.pipeline import MAX_IMAGES, TextToImagePipeline, random_seed
+from mapper.pipeline import DEFAULT_BLEND, DEFAULT_TRUNCATION, MAX_IMAGES, TOP_K, TextToImagePipeline, random_seed
 
 RANDOM_SEED = -1
-DEFAULT_TRUNCATION = 0.4
-DEFAULT_BLEND = 0.5
 TRUNCATION_STEP = 0.02  # BigGAN stored batch-norm statistics on this grid
 # One model on one device: requests take turns, and a turn uses every core.
 CONCURRENCY_LIMIT = 1
@@ -74,6 +72,7 @@ def make_generate(pipeline: TextToImagePipeline) -> Callable[..., tuple[list[Ima
 
 
 def pick_seed(seed: int | None, randomize: bool) -> int | None:
+    """UI only: with "random seed" ticked, a fresh seed goes into the seed box before /generate reads it."""
     return random_seed() if randomize else seed
 
 
@@ -91,7 +90,8 @@ def description(loaded: LoadedPipeline) -> str:
         "Type a sentence; BigGAN-deep draws it. **How it works:** text → the language model "
         f"{hub_link(pipe.encoder.name_or_path)} reads it (a hidden state per token) → a small learned "
         f"**mapper** ({hub_link(loaded.mapper)}) turns those into a distribution over ImageNet's 1000 classes "
-        f"→ a mix of BigGAN's class vectors → {hub_link(pipe.generator.name_or_path)} draws it from seeded noise.\n\n"
+        f"→ a mix of BigGAN's class vectors → {hub_link(pipe.generator.name_or_path)} draws it from seeded "
+        "noise.\n\n"
         "It knows only ImageNet's classes: the readout shows which ones it read in your text. *Blend* 0 draws "
         "the top class; 1 mixes classes as the mapper weighs them (hybrids). *Truncation*: low gives typical, "
         "clean images; high gives varied, wilder ones."
@@ -134,7 +134,7 @@ def build_demo(loaded: LoadedPipeline) -> gr.Blocks:
                     label="Images", format="png", columns=2, object_fit="contain", height="auto",
                     buttons=["download", "fullscreen"], elem_id="images",
                 )
-                readout = gr.Label(num_top_classes=5, label="Top-5 classes", elem_id="readout")
+                readout = gr.Label(num_top_classes=TOP_K, label=f"Top-{TOP_K} classes", elem_id="readout")
         gr.on(
             [button.click, text.submit], pick_seed, [seed, randomize], seed,
             queue=False, api_visibility="private", show_progress="hidden",

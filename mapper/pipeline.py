@@ -21,6 +21,8 @@ from mapper.models import Mapper, blend
 MAX_TEXT_CHARS = 1000
 MAX_IMAGES = 4
 TOP_K = 5
+DEFAULT_TRUNCATION = 0.4
+DEFAULT_BLEND = 0.5
 
 
 @dataclass
@@ -78,10 +80,10 @@ class TextToImagePipeline:
     def __call__(
         self,
         text: str,
-        truncation: float = 0.4,
+        truncation: float = DEFAULT_TRUNCATION,
         seed: int | None = 0,
         num_images: int = 1,
-        blend_amount: float = 0.5,
+        blend_amount: float = DEFAULT_BLEND,
     ) -> PipelineOutput:
         """`num_images` images of `text` in one batch; seed None draws a fresh seed, reported in the output."""
         check_text(text)

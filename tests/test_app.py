@@ -126,7 +126,8 @@ def test_help_names_every_flag_and_its_variable(capsys):
         app.parse_args(["--help"])
     assert exit_.value.code == 0
     out = capsys.readouterr().out
-    for word in ("--mapper", "MAPPER", "--biggan", "BIGGAN", "--encoder", "ENCODER", "GRADIO_SERVER_NAME", "GRADIO_SERVER_PORT"):
+    for word in ("--mapper", "MAPPER", "--biggan", "BIGGAN", "--encoder", "ENCODER", "GRADIO_SERVER_NAME",
+                 "GRADIO_SERVER_PORT"):
         assert word in out
 
 
@@ -146,7 +147,8 @@ def test_defaults_and_environment(monkeypatch):
     for name in ("MAPPER", "BIGGAN", "ENCODER", "GRADIO_SERVER_NAME", "GRADIO_SERVER_PORT"):
         monkeypatch.delenv(name, raising=False)
     args = app.parse_args([])
-    assert (args.mapper, args.biggan, args.encoder) == ("text2biggan/mapper-minilm-biggan-deep-128", "biggan-deep-128", None)
+    assert (args.mapper, args.biggan, args.encoder) == (DEFAULT_MAPPER, "biggan-deep-128", None)
+    assert DEFAULT_MAPPER == "text2biggan/mapper-minilm-biggan-deep-128"
     assert (args.host, args.port) == ("0.0.0.0", 7860)
     monkeypatch.setenv("MAPPER", "./mine")
     monkeypatch.setenv("GRADIO_SERVER_PORT", "8080")
@@ -167,7 +169,9 @@ def test_generation_runs_under_spaces_gpu_only_where_spaces_exists(monkeypatch):
 
 
 def parts_named(encoder: str, biggan: str) -> SimpleNamespace:
-    return SimpleNamespace(encoder=SimpleNamespace(name_or_path=encoder), generator=SimpleNamespace(name_or_path=biggan))
+    """Stand-in for a pipeline where only the names of its parts matter."""
+    named = SimpleNamespace
+    return named(encoder=named(name_or_path=encoder), generator=named(name_or_path=biggan))
 
 
 def test_description_links_the_hub_repos_and_says_when_it_fell_back(tmp_path):
