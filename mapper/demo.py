@@ -11,6 +11,7 @@ from collections.abc import Callable
 import gradio as gr
 from PIL import Image
 
+from mapper.device import on_gpu
 from mapper.fallback import LoadedPipeline
 from mapper.gan import HUB_REPOS
 from mapper.pipeline import DEFAULT_BLEND, DEFAULT_TRUNCATION, MAX_IMAGES, TOP_K, TextToImagePipeline, random_seed
@@ -39,16 +40,6 @@ def checked_by_pipeline(slider: gr.Slider) -> gr.Slider:
     (Set on the instance: Gradio writes a .pyi stub beside any module that subclasses a component.)"""
     slider.preprocess = lambda payload: payload
     return slider
-
-
-def on_gpu(fn: Callable) -> Callable:
-    """`spaces.GPU(fn)` where the `spaces` package exists: on a ZeroGPU Space a GPU is attached only while
-    such a function runs. Elsewhere `fn` as is."""
-    try:
-        import spaces
-    except ImportError:
-        return fn
-    return spaces.GPU(fn)
 
 
 def make_generate(pipeline: TextToImagePipeline) -> Callable[..., tuple[list[Image.Image], Readout, int]]:

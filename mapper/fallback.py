@@ -21,9 +21,10 @@ from pathlib import Path
 from mapper.dataset import build_dataset, load_dataset
 from mapper.encoder import DEFAULT_ENCODER, TextEncoder
 from mapper.fingerprint import tensor_sha256
+from mapper.device import default_device
 from mapper.gan import DEFAULT_BIGGAN, Generator
 from mapper.models import Mapper
-from mapper.pipeline import TextToImagePipeline, default_device
+from mapper.pipeline import TextToImagePipeline
 from mapper.sentences import HELDOUT_TEMPLATE, generate_sentences
 from mapper.training import TrainConfig, TrainResult, train
 

@@ -14,6 +14,7 @@ import torch
 from PIL import Image
 
 from mapper.classes import imagenet_classes
+from mapper.device import default_device
 from mapper.encoder import TextEncoder
 from mapper.gan import MAX_SEED, Generator, to_pil
 from mapper.models import Mapper, blend
@@ -30,10 +31,6 @@ class PipelineOutput:
     images: list[Image.Image]
     classes: list[tuple[str, float]]  # the mapper's top-5 ImageNet classes with their probabilities
     seed: int  # the seed used: pass it again to get the same images
-
-
-def default_device() -> str:
-    return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 def random_seed() -> int:

@@ -1,6 +1,4 @@
 """app.py served for real in its own process (see the app_server fixture), called with gradio_client."""
-import sys
-import types
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import SimpleNamespace
@@ -10,7 +8,9 @@ from gradio_client import Client
 from gradio_client.exceptions import AppError
 from PIL import Image
 
-from mapper.demo import description, make_generate, on_gpu
+from mapper import device
+from mapper.demo import description, make_generate
+from mapper.device import on_gpu
 from mapper.fallback import DEFAULT_MAPPER, LoadedPipeline
 
 CATS = {"tabby", "tiger cat", "Persian cat", "Siamese cat", "Egyptian cat"}
@@ -159,11 +159,8 @@ def test_defaults_and_environment(monkeypatch):
 def test_generation_runs_under_spaces_gpu_only_where_spaces_exists(monkeypatch):
     def fn() -> None: ...
 
-    monkeypatch.setitem(sys.modules, "spaces", None)  # `import spaces` fails, as off Spaces
-    assert on_gpu(fn) is fn
-    fake = types.ModuleType("spaces")
-    fake.GPU = lambda f: ("on a ZeroGPU", f)
-    monkeypatch.setitem(sys.modules, "spaces", fake)
+    assert device.spaces is None and on_gpu(fn) is fn  # `spaces` is not installed here
+    monkeypatch.setattr(device, "spaces", SimpleNamespace(GPU=lambda f: ("on a ZeroGPU", f)))
     assert on_gpu(fn) == ("on a ZeroGPU", fn)
     assert make_generate(SimpleNamespace())[0] == "on a ZeroGPU"  # the handler the page and API call
 
