@@ -4,10 +4,11 @@ Every mapper is a pooling (where to look among the tokens) followed by a head (w
   linear      mean pooling -> linear map, fitted in closed form (ridge): the reference recipe
   mlp         mean pooling -> 2-layer MLP regressing Z
   attention   learned-query attention pooling -> 2-layer MLP regressing Z
-  classifier  learned-query attention pooling -> cosine to one learned prototype per class (started at
-              the class's mean sentence embedding, so it begins as retrieval in the encoder's own space)
-              -> probabilities -> probability-weighted mix of the class embeddings: the output stays on
-              BigGAN's class manifold, and the probabilities are the class readout
+  classifier  learned-query attention pooling -> cosine to one learned prototype per class, plus a frozen
+              retrieval prior (cosine of the mean-pooled text to each class's mean training sentence, i.e.
+              nearest class in the encoder's own space) -> probabilities -> probability-weighted mix of the
+              class embeddings: the output stays on BigGAN's class manifold, the probabilities are the class
+              readout, and training corrects the encoder's retrieval instead of replacing it
 """
 from __future__ import annotations
 
@@ -84,7 +85,11 @@ class CosineClassifier(nn.Module):
         self.scale = scale
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
-        return self.scale * F.normalize(features, dim=-1) @ F.normalize(self.prototypes, dim=-1).T
+        return cosine_logits(features, self.prototypes, self.scale)
+
+
+def cosine_logits(features: torch.Tensor, prototypes: torch.Tensor, scale: float) -> torch.Tensor:
+    return scale * F.normalize(features, dim=-1) @ F.normalize(prototypes, dim=-1).T
 
 
 def mlp(d_in: int, d_hidden: int, d_out: int, dropout: float) -> nn.Sequential:
@@ -104,6 +109,7 @@ class Mapper(nn.Module):
             self.head = mlp(config.hidden_size, config.mlp_dim, config.embedding_dim, config.dropout)
         else:
             self.head = CosineClassifier(config.hidden_size, config.num_classes, config.logit_scale)
+            self.register_buffer("prior_prototypes", torch.zeros(config.num_classes, config.hidden_size))
         self.is_classifier = head == "classifier"
 
     def features(self, hidden_states: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
@@ -114,15 +120,15 @@ class Mapper(nn.Module):
         """(batch, 1000) logits: the classifier's own, or scaled cosines of a regressed vector."""
         out = self.head(self.features(hidden_states, attention_mask))
         if self.is_classifier:
-            return out
+            prior = MeanPool()(hidden_states, attention_mask)
+            return out + cosine_logits(prior, self.prior_prototypes, self.config.logit_scale)
         return cosine_to_classes(out, self.class_embeddings) / COSINE_TEMPERATURE
 
     def forward(self, hidden_states: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         """(batch, seq, hidden) + (batch, seq) mask -> (batch, 128) class vectors."""
-        out = self.head(self.features(hidden_states, attention_mask))
         if self.is_classifier:
-            return out.softmax(-1) @ self.class_embeddings
-        return out
+            return self.class_logits(hidden_states, attention_mask).softmax(-1) @ self.class_embeddings
+        return self.head(self.features(hidden_states, attention_mask))
 
     # --- persistence ------------------------------------------------------------------------------
 

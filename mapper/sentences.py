@@ -5,6 +5,7 @@ Sources, each a way people talk about a thing:
   scene     the lemma as the subject of a scene with other objects and a place, so the mapper learns
             to find the subject among context words ("a tabby cat chasing a tennis ball on the beach")
   hypernym  the lemma placed by its hypernym ("a tabby cat, a kind of domestic cat")
+  hyponym   a name of a kind of the class that ImageNet does not list ("grizzly" -> brown bear)
   gloss     the WordNet definition alone, as a description of a thing never named
   everyday  an everyday word for an ancestor of several classes ("cat", "dog", "truck"), whose target
             is a distribution over those classes weighted towards the common sense (see `everyday_targets`)
@@ -91,6 +92,8 @@ SCENES_PER_CLASS = 6
 MAX_LEMMAS = 4
 MAX_EVERYDAY_CLASSES = 150  # an ancestor broader than this ("animal") names no picture
 MAX_EVERYDAY_DEPTH = 5  # nor one far above the classes it covers
+EVERYDAY_LEXNAMES = {"noun.animal", "noun.artifact", "noun.food", "noun.plant", "noun.object"}
+MAX_HYPONYM_NAMES = 8
 HEAD_NOUN_BOOST = 4.0  # weight of a class whose own name ends in the everyday word ("tabby cat" for "cat")
 SENTENCES_PER_EVERYDAY_WORD = 8
 
@@ -223,32 +226,62 @@ def everyday_targets(s, word: str) -> dict[int, float]:
     return normalise(weights)
 
 
+def everyday_lemma(lemma) -> bool:
+    """A name people write: lower case, and seen in WordNet's sense-tagged text."""
+    return lemma.count() > 0 and not lemma.name()[0].isupper()
+
+
+def common_names(s) -> list[str]:
+    """Lemmas of `s` that people write and that mean `s` first of all (WordNet orders senses by frequency)."""
+    wn = wordnet()
+    return [lemma_text(l.name()) for l in s.lemmas() if everyday_lemma(l) and wn.synsets(l.name(), "n")[0] == s]
+
+
+def concrete_ancestor(a) -> bool:
+    """An ancestor that names a kind of thing one could picture ("cat", "boat"), not "equipment" or "person"."""
+    if a in _synset_to_index() or a.lexname() not in EVERYDAY_LEXNAMES:
+        return False
+    classes = descendant_classes(a)
+    deepest = max(synset(c).min_depth() for c in classes) if classes else 0
+    return 1 <= len(classes) <= MAX_EVERYDAY_CLASSES and deepest - a.min_depth() <= MAX_EVERYDAY_DEPTH
+
+
 @lru_cache(maxsize=1)
 def everyday_words() -> tuple[tuple[str, object, tuple[tuple[int, float], ...]], ...]:
-    """(word, synset, targets) for common words naming an ancestor of ImageNet classes.
+    """(word, synset, targets) for everyday words for an ancestor of ImageNet classes.
 
-    A word qualifies when WordNet has seen it in text (lemma.count() > 0), its most frequent noun
-    sense is that ancestor, it covers at most MAX_EVERYDAY_CLASSES classes within MAX_EVERYDAY_DEPTH
-    levels, and it is not itself the name of a class.
+    Two kinds: a name of the ancestor whose most frequent noun sense it is ("cat", "dog"), and the name of
+    such an ancestor's hyponym that is not itself in ImageNet ("puppy" under "dog"): both stand for the
+    ancestor's classes. Names of classes are left to their classes.
     """
-    wn = wordnet()
-    index_of = _synset_to_index()
     ancestors = {a for i in range(NUM_CLASSES) for p in synset(i).hypernym_paths() for a in p[:-1]}
     class_names = lemma_classes()
-    words = []
-    for a in sorted(ancestors, key=lambda x: x.name()):
-        if a in index_of or not 1 <= len(descendant_classes(a)) <= MAX_EVERYDAY_CLASSES:
-            continue
-        if a.min_depth() < max(synset(c).min_depth() for c in descendant_classes(a)) - MAX_EVERYDAY_DEPTH:
-            continue
-        for lemma in a.lemmas():
-            word = lemma_text(lemma.name())
-            if lemma.count() == 0 or word[0].isupper() or word.lower() in class_names:
-                continue
-            if wn.synsets(lemma.name(), "n")[0] != a:
-                continue
-            words.append((word, a, tuple(sorted(everyday_targets(a, word).items()))))
-    return tuple(words)
+    words: dict[str, object] = {}
+    for a in sorted(filter(concrete_ancestor, ancestors), key=lambda x: x.name()):
+        names = common_names(a)
+        words.update((name, a) for name in names)
+        if names:  # only a basic-level ancestor ("dog", not "canine") lends its classes to informal words
+            for h in a.hyponyms():
+                if not descendant_classes(h):
+                    words.update((name, a) for name in common_names(h))
+    return tuple(
+        (word, a, tuple(sorted(everyday_targets(a, word).items())))
+        for word, a in words.items()
+        if word.lower() not in class_names
+    )
+
+
+def hyponym_names(index: int) -> list[str]:
+    """Names of kinds of this class that ImageNet does not list ("grizzly" for brown bear, "fridge" for
+    refrigerator), nearest kinds first, at most MAX_HYPONYM_NAMES."""
+    names: list[str] = []
+    level = [h for h in synset(index).hyponyms() if not descendant_classes(h)]
+    for _ in range(2):
+        for h in level:
+            names += [lemma_text(l.name()) for l in h.lemmas()[:2] if not l.name()[0].isupper() or l.count()]
+        level = [x for h in level for x in h.hyponyms()]
+    taken = lemma_classes()
+    return [n for n in dict.fromkeys(names) if n.lower() not in taken][:MAX_HYPONYM_NAMES]
 
 
 # --- generation -----------------------------------------------------------------------------------
@@ -280,9 +313,9 @@ def generate_sentences(seed: int = 0, classes: list[int] | None = None) -> list[
     others = [usable_lemmas(i)[0] for i in range(NUM_CLASSES)]
     out: list[Sentence] = []
 
-    def add(text: str, c: int, wnid: str, family: str, template: str, targets: dict[int, float]) -> None:
+    def add(text: str, c: int, wnid: str, family: str, template: str, targets: dict[int, float], source: str = "") -> None:
         template_id = f"{family}/{template}"
-        source = "everyday" if wnid != info[c].wnid else family
+        source = source or ("everyday" if wnid != info[c].wnid else family)
         if source == "gloss" and c in held_gloss:
             split = HELDOUT_GLOSS
         elif template_id in held_templates:
@@ -314,6 +347,11 @@ def generate_sentences(seed: int = 0, classes: list[int] | None = None) -> list[
             hyper = rng.choice(info[c].hypernyms[-2:])  # "a tabby, a kind of domestic cat / cat"
             text = fill(TEMPLATES["hypernym"][t], name, hyper=with_article(hyper), hyper_n=hyper)
             add(text, c, wnid, "hypernym", t, {c: 1.0})
+        for name in hyponym_names(c):
+            family = rng.choice(("name", "scene"))
+            t = rng.choice(sorted(TEMPLATES[family]))
+            text = fill(TEMPLATES[family][t], name, other=other_object(c), place=rng.choice(PLACES))
+            add(text, c, wnid, family, t, {c: 1.0}, source="hyponym")
         gloss = gloss_phrase(info[c].gloss)
         for t in sorted(TEMPLATES["gloss"]):
             add(capitalise(TEMPLATES["gloss"][t].format(gloss=gloss)), c, wnid, "gloss", t, {c: 1.0})

@@ -32,13 +32,14 @@ EVAL_SPLITS = (HELDOUT_TEMPLATE, HELDOUT_GLOSS)
 @dataclass
 class TrainConfig:
     arch: str = DEFAULT_ARCH
-    epochs: int = 30
+    epochs: int = 12
     batch_size: int = 128
     lr: float = 1e-3
     weight_decay: float = 0.01
-    patience: int = 4
+    patience: int = 3
     ridge: float = 1.0
     seed: int = 0
+    sources: tuple[str, ...] | None = None  # train only on sentences from these sources (ablations)
 
 
 @dataclass
@@ -113,14 +114,18 @@ def train(dataset: Dataset, config: TrainConfig, progress: bool = True) -> Train
     start = time.perf_counter()
     mapper = Mapper(mapper_config(dataset, config.arch), dataset.class_embeddings)
     train_indices = dataset.split_indices(TRAIN)
+    if config.sources is not None:
+        train_indices = [i for i in train_indices if dataset.sentences[i].source in config.sources]
 
     if config.arch == "linear":
         fit_ridge(mapper, dataset, train_indices, config.ridge)
         metrics = evaluate_splits(mapper, dataset)
         return TrainResult(mapper.eval(), metrics, 1, 1, time.perf_counter() - start, [{"epoch": 1, **metrics}])
 
-    if mapper.is_classifier:
-        mapper.head.prototypes.data.copy_(class_mean_features(mapper, dataset, train_indices))
+    if mapper.is_classifier:  # both start as retrieval in the encoder's space; only the prototypes learn
+        means = class_mean_features(mapper, dataset, train_indices)
+        mapper.head.prototypes.data.copy_(means)
+        mapper.prior_prototypes.copy_(means)
     optimizer = torch.optim.AdamW(mapper.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     steps = config.epochs * -(-len(train_indices) // config.batch_size)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, config.lr, total_steps=steps, pct_start=0.1)

@@ -30,7 +30,7 @@ def test_every_class_has_at_least_20_sentences(sentences):
 
 
 def test_sources_and_fields(sentences):
-    assert set(Counter(s.source for s in sentences)) == {"name", "scene", "hypernym", "gloss", "everyday"}
+    assert set(Counter(s.source for s in sentences)) == {"name", "scene", "hypernym", "hyponym", "gloss", "everyday"}
     tabby = [s for s in sentences if s.class_index == 281 and s.source != "everyday"]
     assert all(s.wnid == "n02123045" for s in tabby)
     texts = " | ".join(s.text.lower() for s in tabby)
@@ -87,3 +87,14 @@ def test_ambiguous_lemma_splits_between_classes(wordnet_data):
     assert any(dict(s.targets) == crane for s in crane_bird)  # bare mentions stay ambiguous
     assert any(s.targets == ((134, 1.0),) for s in crane_bird)  # glosses and hypernyms disambiguate
     assert imagenet_classes()[517].name == "crane"
+
+
+def test_kinds_of_a_class_name_it(wordnet_data):
+    from mapper.sentences import hyponym_names
+
+    assert "grizzly" in hyponym_names(294) and "fridge" in hyponym_names(760)
+    grizzly = [s for s in generate_sentences(seed=0, classes=[294]) if s.source == "hyponym"]
+    assert grizzly and all(s.targets == ((294, 1.0),) for s in grizzly)
+    words = {w: dict(t) for w, _, t in everyday_words()}
+    assert set(words["puppy"]) == set(range(151, 269))  # an informal kind of "dog" stands for the dogs
+    assert "equal" not in words and "side" not in words  # words whose common sense is no picture are left out
