@@ -8,6 +8,7 @@ from __future__ import annotations
 import secrets
 from collections import Counter
 from dataclasses import dataclass
+from functools import lru_cache
 from numbers import Real
 
 import torch
@@ -24,6 +25,9 @@ MAX_IMAGES = 4
 TOP_K = 5
 DEFAULT_TRUNCATION = 0.4
 DEFAULT_BLEND = 0.5
+# Class distributions of the last texts seen, 4 KB each: people click the examples and redraw the same text
+# with new seeds, and then the encoder and mapper need not run again.
+TEXT_CACHE_SIZE = 256
 
 
 @dataclass
@@ -46,12 +50,16 @@ def class_names() -> list[str]:
 
 
 class TextToImagePipeline:
-    def __init__(self, encoder: TextEncoder, mapper: Mapper, generator: Generator):
+    def __init__(
+        self, encoder: TextEncoder, mapper: Mapper, generator: Generator, text_cache_size: int = TEXT_CACHE_SIZE
+    ):
         mapper.check_compatible(encoder.fingerprint, generator.class_embeddings)
         self.encoder = encoder
         self.mapper = mapper.eval().to(generator.device)
         self.generator = generator
         self.class_names = class_names()
+        # Bounded and thread-safe; the tensors it returns are shared, so nothing may change them in place.
+        self.remembered_distribution = lru_cache(maxsize=text_cache_size)(self.compute_distribution)
 
     @classmethod
     def from_pretrained(
@@ -66,14 +74,19 @@ class TextToImagePipeline:
             Generator.from_pretrained(biggan or loaded.config.gan, device),
         )
 
-    @torch.inference_mode()
     def class_distribution(self, text: str) -> torch.Tensor:
-        """(1000,) the mapper's probabilities over ImageNet classes for `text`."""
+        """(1000,) the mapper's probabilities over ImageNet classes for `text`; the same tensor again for a
+        text among the last `text_cache_size` seen."""
         check_text(text)
+        return self.remembered_distribution(text)
+
+    @torch.inference_mode()
+    def compute_distribution(self, text: str) -> torch.Tensor:
         encoded = self.encoder.encode([text])
         hidden = encoded.hidden_states.to(self.generator.device)
         return self.mapper.class_logits(hidden, encoded.attention_mask.to(hidden.device)).softmax(-1)[0]
 
+    @torch.inference_mode()
     def __call__(
         self,
         text: str,

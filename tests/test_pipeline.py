@@ -85,3 +85,33 @@ def test_class_names_are_unique_so_a_readout_never_merges_two(wordnet_data):
     names = class_names()
     assert len(set(names)) == 1000
     assert names[134] == "crane (wading bird)" and names[517] == "crane (lifting device)" and names[281] == "tabby"
+
+
+def counting_encodes(pipeline: TextToImagePipeline, monkeypatch) -> list[str]:
+    """The texts the pipeline's encoder is asked to encode from now on."""
+    seen: list[str] = []
+    encode = pipeline.encoder.encode
+    monkeypatch.setattr(pipeline.encoder, "encode", lambda texts: seen.extend(texts) or encode(texts))
+    return seen
+
+
+def test_a_repeated_text_skips_the_encoder_and_draws_the_same_images(pipe, monkeypatch):
+    uncached = TextToImagePipeline(pipe.encoder, pipe.mapper, pipe.generator, text_cache_size=0)
+    encoded = counting_encodes(pipe, monkeypatch)
+    first = pipe("a lighthouse on a cliff at dusk", seed=11, num_images=2)
+    again = pipe("a lighthouse on a cliff at dusk", seed=11, num_images=2)
+    fresh = uncached("a lighthouse on a cliff at dusk", seed=11, num_images=2)
+    assert encoded == ["a lighthouse on a cliff at dusk"] * 2  # once by `pipe`, once by the uncached one
+    assert first.classes == again.classes == fresh.classes
+    assert all(np.array_equal(a, b) for a, b in zip(pixels(first), pixels(fresh)))
+    assert all(np.array_equal(a, b) for a, b in zip(pixels(again), pixels(fresh)))
+
+
+def test_the_text_cache_keeps_only_the_latest_texts(pipe, monkeypatch):
+    small = TextToImagePipeline(pipe.encoder, pipe.mapper, pipe.generator, text_cache_size=2)
+    encoded = counting_encodes(small, monkeypatch)
+    for text in ["a kayak", "a violin", "a kayak", "a teapot", "a kayak", "a violin"]:
+        small.class_distribution(text)
+    # "a kayak", used again, stayed; "a violin", the least recently used, made room for "a teapot"
+    assert encoded == ["a kayak", "a violin", "a teapot", "a violin"]
+    assert small.remembered_distribution.cache_info().currsize == 2
