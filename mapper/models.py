@@ -109,6 +109,7 @@ class Mapper(nn.Module):
             self.head = mlp(config.hidden_size, config.mlp_dim, config.embedding_dim, config.dropout)
         else:
             self.head = CosineClassifier(config.hidden_size, config.num_classes, config.logit_scale)
+            self.prior_pool = MeanPool()
             self.register_buffer("prior_prototypes", torch.zeros(config.num_classes, config.hidden_size))
         self.is_classifier = head == "classifier"
 
@@ -120,7 +121,7 @@ class Mapper(nn.Module):
         """(batch, 1000) logits: the classifier's own, or scaled cosines of a regressed vector."""
         out = self.head(self.features(hidden_states, attention_mask))
         if self.is_classifier:
-            prior = MeanPool()(hidden_states, attention_mask)
+            prior = self.prior_pool(hidden_states, attention_mask)
             return out + cosine_logits(prior, self.prior_prototypes, self.config.logit_scale)
         return cosine_to_classes(out, self.class_embeddings) / COSINE_TEMPERATURE
 

@@ -74,3 +74,9 @@ def test_push_uploads_weights_config_and_card(small_dataset_dir, tmp_path, monke
     assert uploaded["private"] is True
     assert "| heldout_template |" in uploaded["card"] and 'from_pretrained("me/mapper")' in uploaded["card"]
     assert "pushed: https://huggingface.co/me/mapper/commit/1" in capsys.readouterr().out
+
+
+def test_help(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        train_mapper.main(["--help"])
+    assert exit_info.value.code == 0 and "--push-to-hub" in capsys.readouterr().out
