@@ -58,7 +58,8 @@ class TextToImagePipeline:
         self.mapper = mapper.eval().to(generator.device)
         self.generator = generator
         self.class_names = class_names()
-        # Bounded and thread-safe; the tensors it returns are shared, so nothing may change them in place.
+        # Bounded and thread-safe; the tensors it returns are shared, so nothing may change them in place
+        # (inference tensors refuse it outside inference mode).
         self.remembered_distribution = lru_cache(maxsize=text_cache_size)(self.compute_distribution)
 
     @classmethod
@@ -75,8 +76,9 @@ class TextToImagePipeline:
         )
 
     def class_distribution(self, text: str) -> torch.Tensor:
-        """(1000,) the mapper's probabilities over ImageNet classes for `text`; the same tensor again for a
-        text among the last `text_cache_size` seen."""
+        """(1000,) the mapper's probabilities over ImageNet classes for `text`, on the CPU; the same tensor
+        again for a text among the last `text_cache_size` seen. Kept on the CPU, the cache holds no GPU memory
+        and nothing tied to one GPU session (ZeroGPU attaches a GPU per request)."""
         check_text(text)
         return self.remembered_distribution(text)
 
@@ -84,7 +86,7 @@ class TextToImagePipeline:
     def compute_distribution(self, text: str) -> torch.Tensor:
         encoded = self.encoder.encode([text])
         hidden = encoded.hidden_states.to(self.generator.device)
-        return self.mapper.class_logits(hidden, encoded.attention_mask.to(hidden.device)).softmax(-1)[0]
+        return self.mapper.class_logits(hidden, encoded.attention_mask.to(hidden.device)).softmax(-1)[0].cpu()
 
     @torch.inference_mode()
     def __call__(
@@ -100,7 +102,7 @@ class TextToImagePipeline:
         num_images = check_settings(truncation, seed, num_images, blend_amount)
         seed = random_seed() if seed is None else int(seed)
         probs = self.class_distribution(text)
-        vector = blend(probs[None], self.mapper.class_embeddings, blend_amount)
+        vector = blend(probs[None].to(self.generator.device), self.mapper.class_embeddings, blend_amount)
         images = self.generator.generate(vector.expand(num_images, -1), truncation, seed)
         top = probs.topk(TOP_K)
         classes = [(self.class_names[i], float(p)) for p, i in zip(top.values, top.indices)]
