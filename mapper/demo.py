@@ -1,8 +1,8 @@
 """The Gradio interface: one loaded pipeline behind a Blocks page and a named /generate API endpoint.
 
 API: generate(text, truncation=0.4, seed=-1, num_images=1, blend=0.5) -> (images, top-5 classes, seed used).
-seed -1 draws a random seed. In the page, ticking "random seed" draws it in a UI-only step before /generate,
-so the seed box always shows the seed behind the images on screen.
+seed -1 draws a random seed. In the page, ticking "random seed" draws it in the browser before /generate (no
+round trip to the server), so the seed box always shows the seed behind the images on screen.
 """
 from __future__ import annotations
 
@@ -13,10 +13,13 @@ from PIL import Image
 
 from mapper.device import on_gpu
 from mapper.fallback import LoadedPipeline
-from mapper.gan import HUB_REPOS
-from mapper.pipeline import DEFAULT_BLEND, DEFAULT_TRUNCATION, MAX_IMAGES, TOP_K, TextToImagePipeline, random_seed
+from mapper.gan import HUB_REPOS, MAX_SEED
+from mapper.pipeline import DEFAULT_BLEND, DEFAULT_TRUNCATION, MAX_IMAGES, TOP_K, TextToImagePipeline
 
 RANDOM_SEED = -1
+# Runs in the browser, sparing a round trip: with "random seed" ticked, a fresh seed goes into the seed box
+# before /generate reads it.
+PICK_SEED_JS = f"(seed, randomize) => randomize ? Math.floor(Math.random() * {MAX_SEED + 1}) : seed"
 TRUNCATION_STEP = 0.02  # BigGAN stored batch-norm statistics on this grid
 # One model on one device: requests take turns, and a turn uses every core.
 CONCURRENCY_LIMIT = 1
@@ -60,11 +63,6 @@ def make_generate(pipeline: TextToImagePipeline) -> Callable[..., tuple[list[Ima
         return out.images, dict(out.classes), out.seed
 
     return on_gpu(generate)
-
-
-def pick_seed(seed: int | None, randomize: bool) -> int | None:
-    """UI only: with "random seed" ticked, a fresh seed goes into the seed box before /generate reads it."""
-    return random_seed() if randomize else seed
 
 
 def hub_link(name: str) -> str:
@@ -127,7 +125,7 @@ def build_demo(loaded: LoadedPipeline) -> gr.Blocks:
                 )
                 readout = gr.Label(num_top_classes=TOP_K, label=f"Top-{TOP_K} classes", elem_id="readout")
         gr.on(
-            [button.click, text.submit], pick_seed, [seed, randomize], seed,
+            [button.click, text.submit], None, [seed, randomize], seed, js=PICK_SEED_JS,
             queue=False, api_visibility="private", show_progress="hidden",
         ).then(
             make_generate(loaded.pipeline), [text, truncation, seed, num_images, blend], [gallery, readout, seed],

@@ -61,3 +61,26 @@ def test_empty_text_shows_an_error_and_the_page_keeps_working(page, tmp_path):
     page.get_by_label("Text", exact=True).fill("a yellow taxi")
     page.get_by_role("button", name="Generate", exact=True).click()
     expect(page.locator("#readout")).to_contain_text("cab")
+
+
+def test_the_seed_is_drawn_in_the_browser_and_is_the_one_generate_gets(page):
+    """No request but /generate's: the seed box holds the seed sent with it, kept or freshly drawn."""
+    import json
+
+    requests: list[str] = []
+    page.on("request", lambda request: requests.append(request.url))
+    seed, randomize = page.get_by_label("Seed", exact=True), page.get_by_label("random seed")
+    page.get_by_label("Text", exact=True).fill("a tabby cat")
+
+    def generate() -> int:
+        with page.expect_request(lambda request: "/queue/join" in request.url) as join:
+            page.get_by_role("button", name="Generate", exact=True).click()
+        return json.loads(join.value.post_data)["data"][2]
+
+    randomize.uncheck()
+    seed.fill("12345")
+    assert generate() == 12345 and seed.input_value() == "12345"
+    randomize.check()
+    drawn = generate()
+    assert drawn != 12345 and 0 <= drawn < 2**32 and seed.input_value() == str(drawn)
+    assert not [url for url in requests if "/run/" in url]  # drawing the seed asked nothing of the server
