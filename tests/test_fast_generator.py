@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 from pytorch_pretrained_biggan.model import GenBlock
 
-from mapper import gan
+from mapper import fast_generator, gan
 from mapper.fast_generator import (
     BatchNormTable,
     FoldedBigGAN,
@@ -46,6 +46,23 @@ def test_folded_generator_equals_eager(model, folded, batch, truncation):
     torch.testing.assert_close(images, eager, rtol=0, atol=1e-5)
 
 
+@torch.inference_mode()
+def test_unpacked_convolutions_as_off_cpu_give_the_same_images(model, folded, monkeypatch):
+    monkeypatch.setattr(torch.backends.mkldnn, "is_available", lambda: False)
+    unpacked = FoldedBigGAN(model)
+    assert folded.to_rgb.packed and not unpacked.to_rgb.packed
+    cond = cond_vectors(2)
+    torch.testing.assert_close(unpacked(cond, 0.4), folded(cond, 0.4), rtol=0, atol=1e-5)
+
+
+@torch.inference_mode()
+def test_attention_in_query_chunks_gives_the_same_images(model, folded, monkeypatch):
+    cond = cond_vectors(2)
+    whole = folded(cond, 0.4)  # the tiny model attends over 16 x 16 = 256 pixels: one chunk
+    monkeypatch.setattr(fast_generator, "ATTENTION_QUERY_CHUNK", 100)
+    torch.testing.assert_close(folded(cond, 0.4), whole, rtol=0, atol=1e-6)
+
+
 def test_generator_runs_folded_by_default_and_eager_on_request(tiny_biggan_dir):
     fast = Generator.from_pretrained(tiny_biggan_dir)
     eager = Generator.from_pretrained(tiny_biggan_dir, optimize=False)
@@ -61,7 +78,7 @@ def test_spectral_norm_is_divided_out_as_the_module_does(model, folded):
     weight_mat = conv.weight_orig.flatten(1)
     sigma = torch.dot(conv.weight_u, weight_mat @ conv.weight_v)
     torch.testing.assert_close(spectral_normalized_weight(conv), conv.weight_orig / sigma, rtol=1e-6, atol=0)
-    assert torch.equal(folded.layers[0].weight_2, spectral_normalized_weight(conv))
+    assert torch.equal(folded.layers[0].conv_2.weight.to_dense(), spectral_normalized_weight(conv))
     with torch.no_grad():  # an eval-mode forward leaves the weight it used on the module
         conv(torch.zeros(1, conv.in_channels, 4, 4))
     assert torch.equal(spectral_normalized_weight(conv), conv.weight)
