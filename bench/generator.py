@@ -1,27 +1,79 @@
-"""CPU time of one biggan-deep-128 forward (full config, random weights: same cost as real ones).
+"""Time of biggan-deep-128 images, eager vs folded (full config, random weights: same cost as real ones).
 
     python -m bench.generator [--repeats 10]
+
+Eager and folded runs alternate, so load from other processes slows both alike, and the share of
+the machine that other processes took while timing is printed with each row. GFLOP/s are
+against the eager model's FLOPs per image (what the image costs as defined), and against the
+FLOPs the folded model executes (how busy it keeps the cores), next to the machine's peak: a
+2048x2048 fp32 matmul measured in the same run.
 """
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import time
+from collections.abc import Callable
 
 import torch
+from torch.utils.flop_counter import FlopCounterMode, conv_flop_count, register_flop_formula
 
 from mapper.gan import Generator
 from mapper.testing import DEEP128_CONFIG, random_biggan
 
+TRUNCATION = 0.4  # on the grid where eager reads its statistics exactly
+MATMUL_SIZE = 2048
 
-def median_seconds(fn, repeats: int) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
+
+@register_flop_formula(torch.ops.mkldnn._convolution_pointwise)
+def packed_conv_flop(x_shape: list[int], w_shape: list[int], *args, out_shape: list[int], **kwargs) -> int:
+    """FlopCounterMode knows no formula for oneDNN's packed convolution (fast_generator.FixedConv2d)."""
+    return conv_flop_count(x_shape, w_shape, out_shape)
+
+
+def seconds(fn: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def busy_cpu_seconds() -> float:
+    """CPU time all processes have used since boot (Linux's /proc/stat; NaN elsewhere)."""
+    try:
+        with open("/proc/stat") as stat:
+            user, nice, system, _idle, _iowait, irq, softirq, steal = map(int, stat.readline().split()[1:9])
+    except OSError:
+        return float("nan")
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+def others_share(fn: Callable[[], object]) -> tuple[object, float]:
+    """fn's result, and the fraction of all cores that other processes used while it ran."""
+    busy, own, start = busy_cpu_seconds(), sum(os.times()[:2]), time.perf_counter()
+    result = fn()
+    others = busy_cpu_seconds() - busy - (sum(os.times()[:2]) - own)
+    return result, max(0.0, others) / ((time.perf_counter() - start) * os.cpu_count())
+
+
+def alternating_medians(fns: list[Callable[[], object]], repeats: int) -> list[float]:
+    """Median seconds of each fn, timed in turn, after one untimed call each."""
+    for fn in fns:
         fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    times = [[seconds(fn) for fn in fns] for _ in range(repeats)]
+    return [statistics.median(column) for column in zip(*times)]
+
+
+def matmul_gflops(repeats: int) -> float:
+    a, b = torch.randn(MATMUL_SIZE, MATMUL_SIZE), torch.randn(MATMUL_SIZE, MATMUL_SIZE)
+    (median,) = alternating_medians([lambda: a @ b], repeats)
+    return 2 * MATMUL_SIZE**3 / median / 1e9
+
+
+def gflops(fn: Callable[[], object]) -> float:
+    with FlopCounterMode(display=False) as counter:
+        fn()
+    return counter.get_total_flops() / 1e9
 
 
 def main() -> None:
@@ -29,13 +81,34 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=10)
     args = parser.parse_args()
 
-    generator = Generator(random_biggan(DEEP128_CONFIG), "biggan-deep-128 (random weights)")
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {generator.device}")
-    print("batch  median s/forward  s/image")
+    model = random_biggan(DEEP128_CONFIG)
+    eager = Generator(model, "biggan-deep-128 (random weights)", optimize=False)
+    build = time.perf_counter()
+    folded = Generator(model, "biggan-deep-128 (random weights)")
+    build = time.perf_counter() - build
+    assert folded.optimized, "the folded generator fell back to eager: see the log"
+    vectors = eager.class_embeddings
+
+    def run(generator: Generator, batch: int) -> Callable[[], torch.Tensor]:
+        return lambda: generator.generate(vectors[:batch], TRUNCATION, seed=0)
+
+    print(f"device {eager.device}: {torch.get_num_threads()} threads, torch {torch.__version__}")
+    peak, others = others_share(lambda: matmul_gflops(args.repeats))
+    print(f"peak: {MATMUL_SIZE}x{MATMUL_SIZE} fp32 matmul {peak:.0f} GFLOP/s (others' CPU {others:.0%})")
+    eager_flops, folded_flops = gflops(run(eager, 1)), gflops(run(folded, 1))
+    print(f"GFLOPs per image: eager {eager_flops:.2f}, folded executes {folded_flops:.2f}")
+    print(f"folded generator built and checked against eager in {build:.2f} s")
+    difference = (run(folded, 4)() - run(eager, 4)()).abs().max().item()
+    print(f"max |folded - eager| over 4 images at truncation {TRUNCATION}: {difference:.2g}")
+    print()
+    print("batch  eager s  folded s  speed-up  eager GFLOP/s  folded GFLOP/s (executed)  others' CPU")
     for batch in (1, 4):
-        vectors = generator.class_embeddings[:batch]
-        seconds = median_seconds(lambda: generator.generate(vectors, 0.4, seed=0), args.repeats)
-        print(f"{batch:5d}  {seconds:16.3f}  {seconds / batch:7.3f}")
+        (eager_s, folded_s), others = others_share(
+            lambda: alternating_medians([run(eager, batch), run(folded, batch)], args.repeats)
+        )
+        print(f"{batch:5d}  {eager_s:7.3f}  {folded_s:8.3f}  {eager_s / folded_s:7.2f}x  "
+              f"{batch * eager_flops / eager_s:13.0f}  {batch * eager_flops / folded_s:14.0f} "
+              f"({batch * folded_flops / folded_s:3.0f})  {others:10.0%}")
 
 
 if __name__ == "__main__":
