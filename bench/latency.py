@@ -51,6 +51,10 @@ REAL_EMBEDDINGS = ROOT.parent / "shared" / "assets" / "biggan" / "class_embeddin
 BENCH_CLASSES = list(range(0, 1000, 20))  # 50 classes: a mapper that passes its check, trained in a minute
 BATCHES = (1, 4)
 WARM_UP = 3
+# Between the bare forward and the request it is paired with: long enough for this process's OpenMP threads
+# to stop spinning (libgomp spins a few ms after each parallel region), so a served request finds the cores
+# as idle as a real one would.
+PAUSE_S = 0.05
 SERVER_START_LIMIT_S = 300
 Request = Callable[[str, int, int], object]  # (text, seed, number of images) -> whatever the path returns
 
@@ -162,6 +166,7 @@ def paired(pipeline: TextToImagePipeline, request: Request, texts: list[str], ba
     calls, forwards = [], []
     for seed, text in enumerate(texts):
         forwards.append(forward_seconds(pipeline, batch))
+        time.sleep(PAUSE_S)
         start = clock(pipeline.generator.device)
         request(text, seed, batch)
         calls.append(clock(pipeline.generator.device) - start)

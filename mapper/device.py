@@ -6,7 +6,8 @@ while a function wrapped in `spaces.GPU` runs. Where `spaces` is not installed, 
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 try:
     import spaces
@@ -18,6 +19,17 @@ import torch
 
 def default_device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+@contextmanager
+def cpu_threads(count: int) -> Iterator[None]:
+    """Run the block with `count` intra-op CPU threads, then put the number back."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def on_gpu(fn: Callable) -> Callable:

@@ -15,7 +15,7 @@ import torch
 from PIL import Image
 
 from mapper.classes import imagenet_classes
-from mapper.device import default_device
+from mapper.device import cpu_threads, default_device
 from mapper.encoder import TextEncoder
 from mapper.gan import MAX_SEED, Generator, to_pil
 from mapper.models import Mapper, blend
@@ -28,6 +28,9 @@ DEFAULT_BLEND = 0.5
 # Class distributions of the last texts seen, 4 KB each: people click the examples and redraw the same text
 # with new seeds, and then the encoder and mapper need not run again.
 TEXT_CACHE_SIZE = 256
+# The encoder's matrices are a few dozen rows each: a second thread gains little on them and loses much when
+# it has to wait for a core (in the app, the server's own threads want one at the start of every request).
+ENCODER_THREADS = 1
 
 
 @dataclass
@@ -84,7 +87,8 @@ class TextToImagePipeline:
 
     @torch.inference_mode()
     def compute_distribution(self, text: str) -> torch.Tensor:
-        encoded = self.encoder.encode([text])
+        with cpu_threads(ENCODER_THREADS):
+            encoded = self.encoder.encode([text])
         hidden = encoded.hidden_states.to(self.generator.device)
         return self.mapper.class_logits(hidden, encoded.attention_mask.to(hidden.device)).softmax(-1)[0].cpu()
 
