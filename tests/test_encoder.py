@@ -1,8 +1,9 @@
 import pytest
 import torch
 import torch.nn.functional as F
+from transformers import AutoModel
 
-from mapper.encoder import TextEncoder, mean_pool
+from mapper.encoder import PackedLinear, TextEncoder, mean_pool
 
 
 def test_shapes_and_mask(minilm):
@@ -36,3 +37,15 @@ def test_missing_folder_and_unknown_id(tmp_path):
         TextEncoder.from_pretrained(str(tmp_path / "nope"))
     with pytest.raises(ValueError, match="no-such-org/no-such-encoder"):
         TextEncoder.from_pretrained("no-such-org/no-such-encoder")
+
+
+def test_packed_linears_give_the_plain_models_states(minilm, minilm_path):
+    plain = TextEncoder(minilm.tokenizer, AutoModel.from_pretrained(minilm_path), minilm_path)
+    assert not any(isinstance(m, torch.nn.Linear) for m in minilm.model.modules())
+    assert sum(isinstance(m, PackedLinear) for m in minilm.model.modules()) == 37  # 6 layers x 6, and the pooler
+    texts = ["a cat", "a tabby cat sleeping on the warm windowsill", "cat " * 600]
+    for batch in ([texts[0]], texts[:2], [texts[2]]):
+        packed, reference = minilm.encode(batch), plain.encode(batch)
+        assert torch.equal(packed.attention_mask, reference.attention_mask)
+        real = packed.attention_mask.bool()  # padding's states are never read, and differ more (3e-5)
+        assert torch.allclose(packed.hidden_states[real], reference.hidden_states[real], atol=1e-5, rtol=0)
