@@ -19,9 +19,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from mapper.dataset import build_dataset, load_dataset
+from mapper.device import default_device
 from mapper.encoder import DEFAULT_ENCODER, TextEncoder
 from mapper.fingerprint import tensor_sha256
-from mapper.device import default_device
 from mapper.gan import DEFAULT_BIGGAN, Generator
 from mapper.models import Mapper
 from mapper.pipeline import TextToImagePipeline

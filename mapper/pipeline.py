@@ -5,16 +5,17 @@ messages to people as they are.
 """
 from __future__ import annotations
 
+import json
 import secrets
 from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
 from numbers import Real
+from pathlib import Path
 
 import torch
 from PIL import Image
 
-from mapper.classes import imagenet_classes
 from mapper.device import cpu_threads, default_device
 from mapper.encoder import TextEncoder
 from mapper.gan import MAX_SEED, Generator, to_pil
@@ -25,6 +26,8 @@ MAX_IMAGES = 4
 TOP_K = 5
 DEFAULT_TRUNCATION = 0.4
 DEFAULT_BLEND = 0.5
+# The readout's names, written from WordNet by wordnet_class_names(): reading WordNet costs ~5 s of every start.
+CLASS_NAMES_FILE = Path(__file__).with_name("class_names.json")
 # Class distributions of the last texts seen, 4 KB each: people click the examples and redraw the same text
 # with new seeds, and then the encoder and mapper need not run again.
 TEXT_CACHE_SIZE = 256
@@ -45,8 +48,16 @@ def random_seed() -> int:
 
 
 def class_names() -> list[str]:
+    """Readable names of the 1000 classes, unique, as wordnet_class_names() gives them."""
+    return json.loads(CLASS_NAMES_FILE.read_text(encoding="utf-8"))
+
+
+def wordnet_class_names() -> list[str]:
     """Readable names of the 1000 classes, unique: a name two classes share gets its hypernym
     ("crane (wading bird)", "crane (lifting device)"), so a readout never merges them."""
+    # WordNet, only to write CLASS_NAMES_FILE: the served app never loads it.
+    from mapper.classes import imagenet_classes
+
     classes = imagenet_classes()
     counts = Counter(c.name for c in classes)
     return [c.name if counts[c.name] == 1 else f"{c.name} ({c.hypernyms[-1]})" for c in classes]
@@ -68,7 +79,7 @@ class TextToImagePipeline:
     @classmethod
     def from_pretrained(
         cls, mapper: str, biggan: str | None = None, encoder: str | None = None, device: str | None = None
-    ) -> "TextToImagePipeline":
+    ) -> TextToImagePipeline:
         """Each part by Hub id or folder; the encoder and BigGAN default to those the mapper records."""
         loaded = Mapper.from_pretrained(mapper)
         device = device or default_device()

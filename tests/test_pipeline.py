@@ -4,7 +4,13 @@ import numpy as np
 import pytest
 
 from mapper.gan import MAX_SEED
-from mapper.pipeline import MAX_TEXT_CHARS, TextToImagePipeline, class_names
+from mapper.pipeline import (
+    CLASS_NAMES_FILE,
+    MAX_TEXT_CHARS,
+    TextToImagePipeline,
+    class_names,
+    wordnet_class_names,
+)
 
 CATS = {"tabby", "tiger cat", "Persian cat", "Siamese cat", "Egyptian cat"}
 
@@ -83,6 +89,7 @@ def test_integral_floats_from_sliders_are_accepted(pipe):
 
 def test_class_names_are_unique_so_a_readout_never_merges_two(wordnet_data):
     names = class_names()
+    assert names == wordnet_class_names(), f"{CLASS_NAMES_FILE.name} is stale: write json.dumps(wordnet_class_names())"
     assert len(set(names)) == 1000
     assert names[134] == "crane (wading bird)" and names[517] == "crane (lifting device)" and names[281] == "tabby"
 
