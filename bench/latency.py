@@ -325,6 +325,10 @@ def main(argv: list[str] | None = None) -> None:
                        for path in ("pipeline", "HTTP, gradio_client", "HTTP, as the page calls"))
     forward_ratio = statistics.median(e2e["pipeline", 4][1]) / (4 * statistics.median(e2e["pipeline", 1][1]))
     print(f"4 images in one request / 4 requests of 1: {ratios}; generator forward alone {forward_ratio:.2f}")
+    p50 = {key: statistics.median(calls) for key, (calls, _) in e2e.items()}
+    client, page = "HTTP, gradio_client", "HTTP, as the page calls"
+    client_cost = ", ".join(f"{images(b)} {(p50[client, b] - p50[page, b]) * 1e3:.0f} ms" for b in BATCHES)
+    print(f"gradio_client's own cost (its p50 less the page's, same server): {client_cost}")
     memory = f"{peak / 2**30:.2f} GiB ({peak / 1e9:.2f} GB)" if peak else "n/a (no /proc)"
     print(f"server: cold start {cold_start:.1f} s from process start to the first answered request (models on disk "
           f"and in the OS file cache), peak resident memory {memory}")
