@@ -16,7 +16,15 @@ from mapper.dataset import load_dataset
 from mapper.encoder import TextEncoder
 from mapper.evaluate import accuracy, map_texts, read_jsonl
 from mapper.models import ARCHITECTURES, DEFAULT_ARCH, Mapper, top_classes
-from mapper.training import EVAL_SPLITS, TrainConfig, class_mean_features, evaluate_splits, map_indices, mapper_config, train
+from mapper.training import (
+    EVAL_SPLITS,
+    TrainConfig,
+    class_mean_features,
+    evaluate_splits,
+    map_indices,
+    mapper_config,
+    train,
+)
 
 ABLATION = {  # cumulative: each row adds sources to the one above
     "names only": ("name",),

@@ -114,8 +114,7 @@ def save_dataset(
     tmp.chmod(0o755)  # mkdtemp makes it private
     try:
         with open(tmp / SENTENCES, "w") as f:
-            for s in sentences:
-                f.write(json.dumps(dataclasses.asdict(s)) + "\n")
+            f.writelines(json.dumps(dataclasses.asdict(s)) + "\n" for s in sentences)
         save_file(
             {"tokens": tokens, "offsets": offsets, "class_embeddings": class_embeddings.contiguous()},
             tmp / FEATURES,

@@ -105,7 +105,7 @@ class Generator:
     @classmethod
     def from_pretrained(
         cls, name_or_path: str | Path = DEFAULT_BIGGAN, device: str | None = None, optimize: bool = True
-    ) -> "Generator":
+    ) -> Generator:
         """Load by name or folder, onto `device` (default: cuda when available, else cpu).
 
         Weights stay fp32 on a GPU too: a forward takes milliseconds there, and half precision

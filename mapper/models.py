@@ -142,7 +142,7 @@ class Mapper(nn.Module):
         return folder
 
     @classmethod
-    def from_pretrained(cls, folder_or_repo: str | Path) -> "Mapper":
+    def from_pretrained(cls, folder_or_repo: str | Path) -> Mapper:
         """Load from a folder or a Hub repo: JSON config + safetensors, never pickle or remote code."""
         config_path, weights_path = resolve_files(str(folder_or_repo))
         config = MapperConfig(**json.loads(config_path.read_text()))

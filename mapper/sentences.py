@@ -19,7 +19,7 @@ import random
 import re
 from collections import defaultdict
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 
 from mapper.classes import NUM_CLASSES, imagenet_classes, lemma_text, synset, wordnet
 
@@ -111,8 +111,8 @@ class Sentence:
 
 # --- grammar -------------------------------------------------------------------------------------
 
-_AN_EXCEPTIONS = re.compile(r"^(uni|use|usu|eu|one|once|ur[aei])", re.I)
-_SILENT_H = re.compile(r"^(hour|honest|honou?r|heir)", re.I)
+_AN_EXCEPTIONS = re.compile(r"^(uni|use|usu|eu|one|once|ur[aei])", re.IGNORECASE)
+_SILENT_H = re.compile(r"^(hour|honest|honou?r|heir)", re.IGNORECASE)
 _IRREGULAR_PLURALS = {
     "goose": "geese", "mouse": "mice", "louse": "lice", "man": "men", "woman": "women", "child": "children",
     "foot": "feet", "tooth": "teeth", "ox": "oxen", "fish": "fish", "sheep": "sheep", "deer": "deer",
@@ -203,7 +203,7 @@ def _synset_to_index() -> dict:
     return {synset(i): i for i in range(NUM_CLASSES)}
 
 
-@lru_cache(maxsize=None)
+@cache
 def descendant_classes(s) -> frozenset[int]:
     """ImageNet classes at or below synset `s`."""
     own = {_synset_to_index()[s]} if s in _synset_to_index() else set()

@@ -6,9 +6,9 @@ from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the Hub is unreachable here; fail fast, not after retries
 
-import pytest  # noqa: E402
+import pytest
 
-from mapper.testing import save_random_biggan  # noqa: E402
+from mapper.testing import save_random_biggan
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"

@@ -25,7 +25,7 @@ def test_small_build_round_trips(small_dataset_dir, deep128_embeddings, minilm):
 def test_stored_states_are_the_encoders(small_dataset_dir, minilm):
     ds = load_dataset(small_dataset_dir)
     i = next(i for i, s in enumerate(ds.sentences) if s.class_index == 281)
-    hidden, mask = ds.batch([i])
+    hidden, _ = ds.batch([i])
     fresh = minilm.encode([ds.sentences[i].text])
     assert hidden.shape == fresh.hidden_states.shape
     assert torch.allclose(hidden, fresh.hidden_states, atol=2e-2)  # float16 storage
