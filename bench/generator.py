@@ -15,6 +15,7 @@ the eager full model's time where the CPU runs it natively.
 from __future__ import annotations
 
 import argparse
+import copy
 import os
 import statistics
 import time
@@ -22,18 +23,17 @@ from collections.abc import Callable
 from functools import partial
 
 import torch
-from torch.utils.flop_counter import (
-    FlopCounterMode,
-    conv_flop_count,
-    register_flop_formula,
-)
+from torch.utils.flop_counter import FlopCounterMode, conv_flop_count, register_flop_formula
 
 from mapper.gan import Generator
 from mapper.testing import DEEP128_CONFIG, TINY_BIGGAN_CONFIG, random_biggan
 
 TRUNCATION = 0.4  # on the grid where eager reads its statistics exactly
 MATMUL_SIZE = 2048
-NATIVE = {torch.float16: torch.ops.mkldnn._is_mkldnn_fp16_supported, torch.bfloat16: torch.ops.mkldnn._is_mkldnn_bf16_supported}
+NATIVE = {  # dtype -> whether oneDNN runs it natively on this CPU
+    torch.float16: torch.ops.mkldnn._is_mkldnn_fp16_supported,
+    torch.bfloat16: torch.ops.mkldnn._is_mkldnn_bf16_supported,
+}
 
 
 @register_flop_formula(torch.ops.mkldnn._convolution_pointwise)
@@ -125,20 +125,21 @@ def main() -> None:
 def reduced_precision(repeats: int) -> None:
     print()
     print("dtype     native  tiny model max |diff|  in 8-bit levels  eager full model, batch 1")
-    tiny = random_biggan(TINY_BIGGAN_CONFIG)
-    cond = torch.cat([Generator(tiny, "tiny", optimize=False).noise(4, TRUNCATION, seed=0), tiny.embeddings.weight.T[:4]], 1)
-    full = random_biggan(DEEP128_CONFIG)
-    full_cond = torch.cat([Generator(full, "full", optimize=False).noise(1, TRUNCATION, seed=0), full.embeddings.weight.T[:1]], 1)
+    tiny, full = random_biggan(TINY_BIGGAN_CONFIG), random_biggan(DEEP128_CONFIG)
+    cond, full_cond = (
+        torch.cat([Generator(m, "", optimize=False).noise(n, TRUNCATION, seed=0), m.embeddings.weight.T[:n]], 1)
+        for m, n in ((tiny, 4), (full, 1))
+    )
     with torch.inference_mode():
         reference = tiny.generator(cond, TRUNCATION)
         (fp32_s,) = alternating_medians([partial(full.generator, full_cond, TRUNCATION)], repeats)
         print(f"float32   yes     {0:21.1e}  {0:15.2f}  {fp32_s:.3f} s")
         for dtype, native in NATIVE.items():
-            images = random_biggan(TINY_BIGGAN_CONFIG).to(dtype).generator(cond.to(dtype), TRUNCATION).float()
+            images = copy.deepcopy(tiny).to(dtype).generator(cond.to(dtype), TRUNCATION).float()
             difference = (images - reference).abs().max().item()
             timing = "-"
             if native():
-                low = random_biggan(DEEP128_CONFIG).to(dtype)
+                low = copy.deepcopy(full).to(dtype)
                 (low_s,) = alternating_medians([partial(low.generator, full_cond.to(dtype), TRUNCATION)], repeats)
                 timing = f"{low_s:.3f} s"
             print(f"{str(dtype).removeprefix('torch.'):8s}  {'yes' if native() else 'no':6s}  {difference:21.1e}  "
