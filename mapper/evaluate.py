@@ -15,9 +15,9 @@ from pathlib import Path
 
 import torch
 
-from mapper.classes import imagenet_classes
 from mapper.encoder import TextEncoder
 from mapper.models import Mapper, top_classes
+from mapper.pipeline import class_names
 
 
 def accuracy(top: torch.Tensor, labels: list[set[int]]) -> dict[str, float]:
@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     scores, top = top_classes(map_texts(encoder, mapper, texts), mapper.class_embeddings, k=5)
     if args.verbose:
-        names = [c.name for c in imagenet_classes()]
+        names = class_names()  # the app's readout names: no WordNet needed
         for text, ok, s, t in zip(texts, labels, scores.tolist(), top.tolist()):
             mark = "ok " if t[0] in ok else ("top5" if set(t) & ok else "MISS")
             guesses = ", ".join(f"{names[c]} {v:.2f}" for c, v in zip(t[:3], s[:3]))
