@@ -1,3 +1,4 @@
+import re
 from collections import Counter
 
 import pytest
@@ -6,6 +7,8 @@ from mapper.classes import imagenet_classes
 from mapper.sentences import (
     HELDOUT_GLOSS,
     HELDOUT_TEMPLATE,
+    HELDOUT_TEMPLATES,
+    TEMPLATES,
     TRAIN,
     article,
     class_counts,
@@ -47,6 +50,36 @@ def test_splits_hold_out_whole_templates_and_glosses(sentences):
     assert all(s.source == "gloss" for s in by_split[HELDOUT_GLOSS])
     assert not [s for s in by_split[TRAIN] if s.source == "gloss" and s.class_index in held_classes]
     assert not {s.text for s in by_split[TRAIN]} & {s.text for s in by_split[HELDOUT_GLOSS]}
+
+
+def test_heldout_templates_are_fixed_and_exist(sentences):
+    assert all(t.split("/")[1] in TEMPLATES[t.split("/")[0]] for t in HELDOUT_TEMPLATES)
+    assert {s.template for s in sentences if s.split == HELDOUT_TEMPLATE} == HELDOUT_TEMPLATES
+
+
+def test_held_out_kinds_were_seen_in_other_wordings(sentences):
+    # a held-out sentence naming a rare kind ("an ixodid") tests the new wording, not a word never seen
+    from mapper.sentences import hyponym_names
+
+    kinds = [s for s in sentences if s.source == "hyponym"]
+    held = [s for s in kinds if s.split == HELDOUT_TEMPLATE]
+    trained = [s.text.lower() for s in kinds if s.split == TRAIN]
+    seen = 0
+    for s in held:
+        name = next(n for n in hyponym_names(s.class_index) if n.lower() in s.text.lower())
+        seen += any(name.lower() in t for t in trained)
+    assert held and seen / len(held) > 0.85  # both wordings held out happens, rarely
+    grizzly = [s for s in generate_sentences(seed=0, classes=[294]) if re.search(r"grizzly(?! bear)", s.text)]
+    assert len(grizzly) == 2 and {s.template.split("/")[0] for s in grizzly} == {"name", "scene"}
+
+
+def test_scenes_put_everyday_words_beside_the_subject(sentences):
+    words = {w: {c for c, _ in t} for w, _, t in everyday_words()}
+    scenes = [s for s in sentences if s.template == "scene/chasing"]
+    others = [(s, s.text.split(" chasing ")[1].split(" on the ")[0].split(" ", 1)[1]) for s in scenes]
+    with_word = [(s, o) for s, o in others if o in words]
+    assert len(with_word) / len(scenes) > 0.2  # everyday words are other objects too, not only subjects
+    assert not [s for s, o in with_word if {c for c, _ in s.targets} & words[o]]  # never the subject's own kind
 
 
 def test_deterministic_given_seed(wordnet_data):
