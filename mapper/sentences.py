@@ -86,6 +86,10 @@ TEMPLATES: dict[str, dict[str, str]] = {
         "close_to": "We spotted {a} close to {other}.",
         "in_back": "{a}, and in the back, {other}",
         "stands_beside": "In the picture, {a} stands beside {other}.",
+        # the subject named last: the first noun is not always the thing
+        "stood": "Beside {other} stood {a}.",
+        "behind": "Behind {other} we could see {a}.",
+        "under": "Under {other} lay {a}.",
     },
     "hypernym": {
         "kind_of": "{a}, a kind of {hyper_n}",
