@@ -83,25 +83,27 @@ class PackedLinear(nn.Module):
     with F.linear to rounding (about 1e-6).
     """
 
-    def __init__(self, linear: nn.Linear):
+    def __init__(self, linear: nn.Linear, dtype: torch.dtype = torch.float32):
         super().__init__()
+        self.dtype = dtype  # float32 in the product; bench/encoder_precision.py measures bfloat16
         # An opaque oneDNN tensor: a plain attribute, not a buffer, as FixedConv2d's in mapper.fast_generator.
-        self.weight = torch.ops.mkldnn._reorder_linear_weight(linear.weight.detach(), PACKED_ROWS)
-        self.bias = linear.bias
+        self.weight = torch.ops.mkldnn._reorder_linear_weight(linear.weight.detach().to(dtype), PACKED_ROWS)
+        self.bias = linear.bias if dtype == torch.float32 else linear.bias.detach().to(dtype)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.ops.mkldnn._linear_pointwise(x, self.weight, self.bias, "none", [], "")
+        return torch.ops.mkldnn._linear_pointwise(x.to(self.dtype), self.weight, self.bias, "none", [], "").to(x.dtype)
 
 
-def pack_linears(model: nn.Module) -> nn.Module:
-    """`model` with every nn.Linear packed for oneDNN when it runs in float32 on a CPU that has it; else as is."""
+def pack_linears(model: nn.Module, dtype: torch.dtype = torch.float32) -> nn.Module:
+    """`model` with every nn.Linear packed for oneDNN (weights in `dtype`, activations in and out as they
+    come) when it runs in float32 on a CPU that has it; else as is."""
     weight = next(model.parameters())
     if weight.device.type != "cpu" or weight.dtype != torch.float32 or not torch.backends.mkldnn.is_available():
         return model
     for parent in list(model.modules()):
         for name, child in list(parent.named_children()):
             if isinstance(child, nn.Linear):
-                setattr(parent, name, PackedLinear(child))
+                setattr(parent, name, PackedLinear(child, dtype))
     return model
 
 

@@ -3,7 +3,7 @@ import torch
 import torch.nn.functional as F
 from transformers import AutoModel
 
-from mapper.encoder import PackedLinear, TextEncoder, mean_pool
+from mapper.encoder import PackedLinear, TextEncoder, mean_pool, pack_linears
 
 
 def test_shapes_and_mask(minilm):
@@ -49,3 +49,15 @@ def test_packed_linears_give_the_plain_models_states(minilm, minilm_path):
         assert torch.equal(packed.attention_mask, reference.attention_mask)
         real = packed.attention_mask.bool()  # padding's states are never read, and differ more (3e-5)
         assert torch.allclose(packed.hidden_states[real], reference.hidden_states[real], atol=1e-5, rtol=0)
+
+
+def test_bfloat16_packing_stays_close_but_not_equal(minilm, minilm_path):
+    # what bench/encoder_precision.py measures: bfloat16 weights move the states a little, not a lot
+    bf16 = TextEncoder(minilm.tokenizer, pack_linears(AutoModel.from_pretrained(minilm_path), torch.bfloat16), minilm_path)
+    assert {m.weight.dtype for m in bf16.model.modules() if isinstance(m, PackedLinear)} == {torch.bfloat16}
+    batch = ["a cat", "a tabby cat sleeping on the warm windowsill"]
+    low, full = bf16.encode(batch), minilm.encode(batch)
+    assert low.hidden_states.dtype == torch.float32
+    real = full.attention_mask.bool()
+    cosine = F.cosine_similarity(low.hidden_states[real], full.hidden_states[real], dim=-1)
+    assert cosine.min() > 0.99 and not torch.allclose(low.hidden_states[real], full.hidden_states[real], atol=1e-5)
