@@ -9,6 +9,7 @@ Every mapper is a pooling (where to look among the tokens) followed by a head (w
               nearest class in the encoder's own space) -> probabilities -> probability-weighted mix of the
               class embeddings: the output stays on BigGAN's class manifold, the probabilities are the class
               readout, and training corrects the encoder's retrieval instead of replacing it
+  contextual  the classifier with one trainable transformer layer over the tokens before its pooling
 """
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ ARCHITECTURES = {  # name -> (pooling, head)
     "mlp": ("mean", "mlp"),
     "attention": ("attention", "mlp"),
     "classifier": ("attention", "classifier"),
+    "contextual": ("context", "classifier"),
 }
 DEFAULT_ARCH = "classifier"
 # Regression heads have no class distribution of their own; for blending, their cosine similarities to
@@ -75,6 +77,28 @@ class AttentionPool(nn.Module):
         return (scores.softmax(dim=1).unsqueeze(-1) * hidden).sum(1)
 
 
+class ContextPool(nn.Module):
+    """One trainable transformer layer over the encoder's tokens, then attention pooling.
+
+    Which noun is the subject ("There was a mailbox right near a Persian cat") is a relation between
+    tokens that one pooling query, scoring each token alone, cannot see; a layer trained on two-object
+    scenes can. Its feed-forward width is the hidden size, to keep training on a CPU within minutes.
+    """
+
+    def __init__(self, hidden_size: int, dropout: float):
+        super().__init__()
+        heads = max(1, hidden_size // 64)
+        while hidden_size % heads:
+            heads -= 1
+        self.layer = nn.TransformerEncoderLayer(
+            hidden_size, heads, hidden_size, dropout, batch_first=True, norm_first=True
+        )
+        self.pool = AttentionPool(hidden_size)
+
+    def forward(self, hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return self.pool(self.layer(hidden, src_key_padding_mask=mask == 0), mask)
+
+
 class CosineClassifier(nn.Module):
     """Logits = scale * cos(features, prototype_c): keeps the encoder's geometry, so unseen wordings
     that the encoder places near a class still land on it."""
@@ -102,7 +126,10 @@ class Mapper(nn.Module):
         self.config = config
         pooling, head = ARCHITECTURES[config.arch]
         self.register_buffer("class_embeddings", class_embeddings.float().clone())
-        self.pool = AttentionPool(config.hidden_size) if pooling == "attention" else MeanPool()
+        if pooling == "context":
+            self.pool = ContextPool(config.hidden_size, config.dropout)
+        else:
+            self.pool = AttentionPool(config.hidden_size) if pooling == "attention" else MeanPool()
         if head == "linear":
             self.head = nn.Linear(config.hidden_size, config.embedding_dim)
         elif head == "mlp":
