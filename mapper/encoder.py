@@ -91,6 +91,8 @@ class PackedLinear(nn.Module):
         self.bias = linear.bias if dtype == torch.float32 else linear.bias.detach().to(dtype)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dtype == self.dtype:  # the product's path: no conversions
+            return torch.ops.mkldnn._linear_pointwise(x, self.weight, self.bias, "none", [], "")
         return torch.ops.mkldnn._linear_pointwise(x.to(self.dtype), self.weight, self.bias, "none", [], "").to(x.dtype)
 
 
