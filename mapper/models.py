@@ -128,8 +128,10 @@ class Mapper(nn.Module):
         self.register_buffer("class_embeddings", class_embeddings.float().clone())
         if pooling == "context":
             self.pool = ContextPool(config.hidden_size, config.dropout)
+        elif pooling == "attention":
+            self.pool = AttentionPool(config.hidden_size)
         else:
-            self.pool = AttentionPool(config.hidden_size) if pooling == "attention" else MeanPool()
+            self.pool = MeanPool()
         if head == "linear":
             self.head = nn.Linear(config.hidden_size, config.embedding_dim)
         elif head == "mlp":
