@@ -32,7 +32,8 @@ ABLATION = {  # cumulative: each row adds sources to the one above
     "+ glosses": ("name", "hypernym", "gloss"),
     "+ scenes": ("name", "hypernym", "gloss", "scene"),
     "+ hyponyms": ("name", "hypernym", "gloss", "scene", "hyponym"),
-    "+ everyday words (all)": ("name", "hypernym", "gloss", "scene", "hyponym", "everyday"),
+    "+ everyday words": ("name", "hypernym", "gloss", "scene", "hyponym", "everyday"),
+    "+ family definitions (all)": ("name", "hypernym", "gloss", "scene", "hyponym", "everyday", "family"),
 }
 
 

@@ -7,6 +7,10 @@ Sources, each a way people talk about a thing:
   hypernym  the lemma placed by its hypernym ("a tabby cat, a kind of domestic cat")
   hyponym   a name of a kind of the class that ImageNet does not list ("grizzly" -> brown bear)
   gloss     the WordNet definition alone, as a description of a thing never named
+  family    the definition of an ancestor ("any of various usually long-haired breeds of dog reared to
+            herd and guard sheep"), its target spread over the classes below it: every class, including
+            those whose own definition is held out, is reached by definitions in training, so the mapper
+            does not learn that definitions belong only to classes whose definition it has seen
   everyday  an everyday word for an ancestor of several classes ("cat", "dog", "truck"), whose target
             is a distribution over those classes weighted towards the common sense (see `everyday_targets`)
 
@@ -130,7 +134,7 @@ class Sentence:
     text: str
     class_index: int  # the most likely class (argmax of targets)
     wnid: str  # the WordNet synset the sentence names: the class, or an ancestor for everyday words
-    source: str  # name | scene | hypernym | gloss | everyday
+    source: str  # name | scene | hypernym | hyponym | gloss | family | everyday
     template: str  # "<source family>/<template id>"
     split: str  # train | heldout_template | heldout_gloss
     targets: tuple[tuple[int, float], ...]  # class distribution the sentence stands for, weights sum to 1
@@ -314,6 +318,15 @@ def hyponym_names(index: int) -> list[str]:
 # --- generation -----------------------------------------------------------------------------------
 
 
+def family_ancestors() -> list:
+    """Ancestors that are not classes themselves and cover 2..MAX_EVERYDAY_CLASSES classes, by name."""
+    ancestors = {a for i in range(NUM_CLASSES) for p in synset(i).hypernym_paths() for a in p[:-1]}
+    return sorted(
+        (a for a in ancestors if a not in _synset_to_index() and 2 <= len(descendant_classes(a)) <= MAX_EVERYDAY_CLASSES),
+        key=lambda a: a.name(),
+    )
+
+
 def heldout_gloss_classes(seed: int) -> frozenset[int]:
     rng = random.Random(seed + 1)
     return frozenset(rng.sample(range(NUM_CLASSES), round(HELDOUT_GLOSS_FRACTION * NUM_CLASSES)))
@@ -375,6 +388,14 @@ def generate_sentences(seed: int = 0, classes: list[int] | None = None) -> list[
             add(capitalise(TEMPLATES["gloss"][t].format(gloss=gloss)), c, wnid, "gloss", t, {c: 1.0})
 
     wanted = set(classes)
+    train_gloss_templates = [t for t in sorted(TEMPLATES["gloss"]) if f"gloss/{t}" not in HELDOUT_TEMPLATES]
+    for a in family_ancestors():
+        weights = {c: 1.0 for c in descendant_classes(a) if c in wanted}
+        if weights:
+            gloss = gloss_phrase(a.definition())
+            for t in train_gloss_templates:
+                text = capitalise(TEMPLATES["gloss"][t].format(gloss=gloss))
+                add(text, min(weights), f"n{a.offset():08d}", "gloss", t, normalise(weights), source="family")
     for word, s, targets in everyday_words():
         weights = {c: p for c, p in targets if c in wanted}
         if not weights:

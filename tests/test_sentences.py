@@ -33,8 +33,10 @@ def test_every_class_has_at_least_20_sentences(sentences):
 
 
 def test_sources_and_fields(sentences):
-    assert set(Counter(s.source for s in sentences)) == {"name", "scene", "hypernym", "hyponym", "gloss", "everyday"}
-    tabby = [s for s in sentences if s.class_index == 281 and s.source != "everyday"]
+    assert set(Counter(s.source for s in sentences)) == {
+        "name", "scene", "hypernym", "hyponym", "gloss", "family", "everyday"
+    }
+    tabby = [s for s in sentences if s.class_index == 281 and s.source not in ("everyday", "family")]
     assert all(s.wnid == "n02123045" for s in tabby)
     texts = " | ".join(s.text.lower() for s in tabby)
     assert "tabby cat" in texts and "mottled with black" in texts
@@ -50,6 +52,16 @@ def test_splits_hold_out_whole_templates_and_glosses(sentences):
     assert all(s.source == "gloss" for s in by_split[HELDOUT_GLOSS])
     assert not [s for s in by_split[TRAIN] if s.source == "gloss" and s.class_index in held_classes]
     assert not {s.text for s in by_split[TRAIN]} & {s.text for s in by_split[HELDOUT_GLOSS]}
+
+
+def test_family_definitions_reach_classes_whose_own_is_held_out(sentences):
+    family = [s for s in sentences if s.source == "family"]
+    assert family and all(s.split == TRAIN and len(s.targets) >= 2 for s in family)
+    shepherd = [s.text for s in family if s.wnid == "n02104523"]  # shepherd dog
+    assert shepherd and all("herd and guard sheep" in t for t in shepherd)
+    held_classes = {s.class_index for s in sentences if s.split == HELDOUT_GLOSS}
+    reached = {c for s in family for c, _ in s.targets}
+    assert len(held_classes & reached) >= 0.9 * len(held_classes)
 
 
 def test_heldout_templates_are_fixed_and_exist(sentences):
