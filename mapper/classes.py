@@ -54,6 +54,17 @@ def synset(index: int):
     return wordnet().synset_from_pos_and_offset("n", _OFFSETS[index])
 
 
+def hyponyms(s) -> list:
+    """`s.hyponyms()` in name order. nltk keeps WordNet's pointers in sets, so its own order changes with
+    PYTHONHASHSEED, and with it every sentence drawn after one is picked."""
+    return sorted(s.hyponyms(), key=lambda h: h.name())
+
+
+def hypernym_paths(s) -> list[list]:
+    """`s.hypernym_paths()` in a fixed order, for the same reason as `hyponyms`."""
+    return sorted(s.hypernym_paths(), key=lambda path: [x.name() for x in path])
+
+
 def lemma_text(name: str) -> str:
     return name.replace("_", " ")
 
@@ -64,7 +75,7 @@ def imagenet_classes() -> tuple[ImageNetClass, ...]:
     classes = []
     for index in range(NUM_CLASSES):
         s = synset(index)
-        path = max(s.hypernym_paths(), key=len)[:-1]
+        path = max(hypernym_paths(s), key=len)[:-1]
         classes.append(
             ImageNetClass(
                 index=index,

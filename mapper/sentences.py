@@ -25,7 +25,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from functools import cache, lru_cache
 
-from mapper.classes import NUM_CLASSES, imagenet_classes, lemma_text, synset, wordnet
+from mapper.classes import NUM_CLASSES, hypernym_paths, hyponyms, imagenet_classes, lemma_text, synset, wordnet
 
 TRAIN, HELDOUT_TEMPLATE, HELDOUT_GLOSS = "train", "heldout_template", "heldout_gloss"
 SPLITS = (TRAIN, HELDOUT_TEMPLATE, HELDOUT_GLOSS)
@@ -238,7 +238,7 @@ def _synset_to_index() -> dict:
 def descendant_classes(s) -> frozenset[int]:
     """ImageNet classes at or below synset `s`."""
     own = {_synset_to_index()[s]} if s in _synset_to_index() else set()
-    return frozenset(own.union(*(descendant_classes(h) for h in s.hyponyms())))
+    return frozenset(own.union(*(descendant_classes(h) for h in hyponyms(s))))
 
 
 def everyday_targets(s, word: str) -> dict[int, float]:
@@ -250,7 +250,7 @@ def everyday_targets(s, word: str) -> dict[int, float]:
     """
     weights = {}
     for c in descendant_classes(s):
-        path = next(p for p in synset(c).hypernym_paths() if s in p)
+        path = next(p for p in hypernym_paths(synset(c)) if s in p)
         below = path[path.index(s) + 1 :]
         named = any(lemma_text(n).lower().endswith(" " + word) for x in below for n in x.lemma_names())
         weights[c] = HEAD_NOUN_BOOST if named else 1.0
@@ -278,6 +278,13 @@ def concrete_ancestor(a) -> bool:
 
 
 @lru_cache(maxsize=1)
+def class_ancestors() -> list:
+    """Every synset above an ImageNet class, in name order."""
+    ancestors = {a for i in range(NUM_CLASSES) for p in hypernym_paths(synset(i)) for a in p[:-1]}
+    return sorted(ancestors, key=lambda a: a.name())
+
+
+@lru_cache(maxsize=1)
 def everyday_words() -> tuple[tuple[str, object, tuple[tuple[int, float], ...]], ...]:
     """(word, synset, targets) for everyday words for an ancestor of ImageNet classes.
 
@@ -285,14 +292,13 @@ def everyday_words() -> tuple[tuple[str, object, tuple[tuple[int, float], ...]],
     such an ancestor's hyponym that is not itself in ImageNet ("puppy" under "dog"): both stand for the
     ancestor's classes. Names of classes are left to their classes.
     """
-    ancestors = {a for i in range(NUM_CLASSES) for p in synset(i).hypernym_paths() for a in p[:-1]}
     class_names = lemma_classes()
     words: dict[str, object] = {}
-    for a in sorted(filter(concrete_ancestor, ancestors), key=lambda x: x.name()):
+    for a in filter(concrete_ancestor, class_ancestors()):
         names = common_names(a)
         words.update((name, a) for name in names)
         if names:  # only a basic-level ancestor ("dog", not "canine") lends its classes to informal words
-            for h in a.hyponyms():
+            for h in hyponyms(a):
                 if not descendant_classes(h):
                     words.update((name, a) for name in common_names(h))
     return tuple(
@@ -306,11 +312,11 @@ def hyponym_names(index: int) -> list[str]:
     """Names of kinds of this class that ImageNet does not list ("grizzly" for brown bear, "fridge" for
     refrigerator), nearest kinds first, at most MAX_HYPONYM_NAMES."""
     names: list[str] = []
-    level = [h for h in synset(index).hyponyms() if not descendant_classes(h)]
+    level = [h for h in hyponyms(synset(index)) if not descendant_classes(h)]
     for _ in range(2):
         for h in level:
             names += [lemma_text(l.name()) for l in h.lemmas()[:2] if not l.name()[0].isupper() or l.count()]
-        level = [x for h in level for x in h.hyponyms()]
+        level = [x for h in level for x in hyponyms(h)]
     taken = lemma_classes()
     return [n for n in dict.fromkeys(names) if n.lower() not in taken][:MAX_HYPONYM_NAMES]
 
@@ -319,12 +325,11 @@ def hyponym_names(index: int) -> list[str]:
 
 
 def family_ancestors() -> list:
-    """Ancestors that are not classes themselves and cover 2..MAX_EVERYDAY_CLASSES classes, by name."""
-    ancestors = {a for i in range(NUM_CLASSES) for p in synset(i).hypernym_paths() for a in p[:-1]}
-    return sorted(
-        (a for a in ancestors if a not in _synset_to_index() and 2 <= len(descendant_classes(a)) <= MAX_EVERYDAY_CLASSES),
-        key=lambda a: a.name(),
-    )
+    """Ancestors that are not classes themselves and cover 2..MAX_EVERYDAY_CLASSES classes."""
+    return [
+        a for a in class_ancestors()
+        if a not in _synset_to_index() and 2 <= len(descendant_classes(a)) <= MAX_EVERYDAY_CLASSES
+    ]
 
 
 def heldout_gloss_classes(seed: int) -> frozenset[int]:
