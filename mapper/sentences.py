@@ -238,7 +238,7 @@ def _synset_to_index() -> dict:
 def descendant_classes(s) -> frozenset[int]:
     """ImageNet classes at or below synset `s`."""
     own = {_synset_to_index()[s]} if s in _synset_to_index() else set()
-    return frozenset(own.union(*(descendant_classes(h) for h in hyponyms(s))))
+    return frozenset(own.union(*(descendant_classes(h) for h in s.hyponyms())))  # a set: order is moot
 
 
 def everyday_targets(s, word: str) -> dict[int, float]:
