@@ -20,6 +20,7 @@ from mapper.training import (
     EVAL_SPLITS,
     TrainConfig,
     class_mean_features,
+    description_indices,
     evaluate_splits,
     map_indices,
     mapper_config,
@@ -33,7 +34,8 @@ ABLATION = {  # cumulative: each row adds sources to the one above
     "+ scenes": ("name", "hypernym", "gloss", "scene"),
     "+ hyponyms": ("name", "hypernym", "gloss", "scene", "hyponym"),
     "+ everyday words": ("name", "hypernym", "gloss", "scene", "hyponym", "everyday"),
-    "+ family definitions (all)": ("name", "hypernym", "gloss", "scene", "hyponym", "everyday", "family"),
+    "+ family definitions": ("name", "hypernym", "gloss", "scene", "hyponym", "everyday", "family"),
+    "+ descriptions (all)": ("name", "hypernym", "gloss", "scene", "hyponym", "everyday", "family", "description"),
 }
 
 
@@ -51,11 +53,13 @@ def score_sets(mapper, encoder, sets, class_embeddings, csls=None) -> dict:
     return out
 
 
-def retrieval_baseline(dataset) -> Mapper:
+def retrieval_baseline(dataset, descriptions: bool) -> Mapper:
     """No training: nearest class by cosine between the mean-pooled text and each class's mean training
-    sentence, in the encoder's own space (the classifier before its first step, without the prior)."""
+    sentence, or its mean description, in the encoder's own space (the classifier's start, without the prior)."""
     mapper = Mapper(mapper_config(dataset, "classifier"), dataset.class_embeddings).eval()
-    mapper.head.prototypes.data.copy_(class_mean_features(mapper, dataset, dataset.split_indices("train")))
+    indices = dataset.split_indices("train")
+    indices = description_indices(dataset, indices) if descriptions else indices
+    mapper.head.prototypes.data.copy_(class_mean_features(mapper, dataset, indices))
     return mapper
 
 
@@ -82,9 +86,10 @@ def main() -> None:
 
     print(f"dataset: {dataset.manifest['sentences']} sentences, encoder {dataset.manifest['encoder']}\n")
     print(header)
-    baseline = retrieval_baseline(dataset)
-    metrics = {**evaluate_splits(baseline, dataset), **score_sets(baseline, encoder, sets, dataset.class_embeddings)}
-    print(row("retrieval in encoder space (no training)", metrics, columns, "0 s"), flush=True)
+    for keys, descriptions in (("mean training sentence", False), ("descriptions", True)):
+        baseline = retrieval_baseline(dataset, descriptions)
+        metrics = {**evaluate_splits(baseline, dataset), **score_sets(baseline, encoder, sets, dataset.class_embeddings)}
+        print(row(f"retrieval in encoder space, class {keys} (no training)", metrics, columns, "0 s"), flush=True)
     for arch in args.arch:
         result = train(dataset, TrainConfig(arch=arch), progress=False)
         metrics = {**result.metrics, **score_sets(result.mapper, encoder, sets, dataset.class_embeddings)}

@@ -5,8 +5,9 @@ Every mapper is a pooling (where to look among the tokens) followed by a head (w
   mlp         mean pooling -> 2-layer MLP regressing Z
   attention   learned-query attention pooling -> 2-layer MLP regressing Z
   classifier  learned-query attention pooling -> cosine to one learned prototype per class, plus a frozen
-              retrieval prior (cosine of the mean-pooled text to each class's mean training sentence, i.e.
-              nearest class in the encoder's own space) -> probabilities -> probability-weighted mix of the
+              retrieval prior (cosine of the mean-pooled text to each class's description, "tabby cat, a
+              kind of domestic cat", i.e. nearest class in the encoder's own space; see
+              training.description_indices) -> probabilities -> probability-weighted mix of the
               class embeddings: the output stays on BigGAN's class manifold, the probabilities are the class
               readout, and training corrects the encoder's retrieval instead of replacing it
   contextual  the classifier with one trainable transformer layer over the tokens before its pooling

@@ -5,6 +5,9 @@ Sources, each a way people talk about a thing:
   scene     the lemma as the subject of a scene with other objects and a place, so the mapper learns
             to find the subject among context words ("a tabby cat chasing a tennis ball on the beach")
   hypernym  the lemma placed by its hypernym ("a tabby cat, a kind of domestic cat")
+  description  each lemma with the class's nearest hypernym and nothing else ("tabby cat, a kind of domestic
+            cat"): the classifier starts from these, since the encoder puts a definition ("a cat with a grey
+            or tawny coat") nearer to its thing's name and kind than to the thing's name in a caption
   hyponym   a name of a kind of the class that ImageNet does not list ("grizzly" -> brown bear)
   gloss     the WordNet definition alone, as a description of a thing never named
   family    the definition of an ancestor ("any of various usually long-haired breeds of dog reared to
@@ -101,6 +104,7 @@ TEMPLATES: dict[str, dict[str, str]] = {
         "known_as": "the {hyper_n} known as {a}",
         "type": "a photo of {a}, a type of {hyper_n}.",
     },
+    "description": {"kind_of": "{n}, a kind of {hyper_n}"},
     "gloss": {
         "gloss": "{gloss}",
         "photo_gloss": "a photo of {gloss}",
@@ -134,7 +138,7 @@ class Sentence:
     text: str
     class_index: int  # the most likely class (argmax of targets)
     wnid: str  # the WordNet synset the sentence names: the class, or an ancestor for everyday words
-    source: str  # name | scene | hypernym | hyponym | gloss | family | everyday
+    source: str  # name | scene | hypernym | description | hyponym | gloss | family | everyday
     template: str  # "<source family>/<template id>"
     split: str  # train | heldout_template | heldout_gloss
     targets: tuple[tuple[int, float], ...]  # class distribution the sentence stands for, weights sum to 1
@@ -383,6 +387,8 @@ def generate_sentences(seed: int = 0, classes: list[int] | None = None) -> list[
             hyper = rng.choice(info[c].hypernyms[-2:])  # "a tabby, a kind of domestic cat / cat"
             text = fill(TEMPLATES["hypernym"][t], name, hyper=with_article(hyper), hyper_n=hyper)
             add(text, c, wnid, "hypernym", t, {c: 1.0})
+            description = fill(TEMPLATES["description"]["kind_of"], name, hyper_n=info[c].hypernyms[-1])
+            add(description, c, wnid, "description", "kind_of", {c: 1.0})
         for name in hyponym_names(c):  # a rare word: in two wordings, so a held-out one tests wording only
             for family in ("name", "scene"):
                 t = rng.choice(sorted(TEMPLATES[family]))

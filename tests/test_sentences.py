@@ -20,6 +20,7 @@ from mapper.sentences import (
     gloss_phrase,
     lemma_classes,
     plural,
+    usable_lemmas,
     with_article,
 )
 
@@ -37,7 +38,7 @@ def test_every_class_has_at_least_20_sentences(sentences):
 
 def test_sources_and_fields(sentences):
     assert set(Counter(s.source for s in sentences)) == {
-        "name", "scene", "hypernym", "hyponym", "gloss", "family", "everyday"
+        "name", "scene", "hypernym", "description", "hyponym", "gloss", "family", "everyday"
     }
     tabby = [s for s in sentences if s.class_index == 281 and s.source not in ("everyday", "family")]
     assert all(s.wnid == "n02123045" for s in tabby)
@@ -55,6 +56,14 @@ def test_splits_hold_out_whole_templates_and_glosses(sentences):
     assert all(s.source == "gloss" for s in by_split[HELDOUT_GLOSS])
     assert not [s for s in by_split[TRAIN] if s.source == "gloss" and s.class_index in held_classes]
     assert not {s.text for s in by_split[TRAIN]} & {s.text for s in by_split[HELDOUT_GLOSS]}
+
+
+def test_every_lemma_has_one_description_with_its_kind(sentences):
+    descriptions = [s for s in sentences if s.source == "description"]
+    assert all(s.split == TRAIN and s.targets == ((s.class_index, 1.0),) for s in descriptions)
+    assert Counter(s.class_index for s in descriptions) == {c: len(usable_lemmas(c)) for c in range(1000)}
+    tabby = sorted(s.text for s in descriptions if s.class_index == 281)
+    assert tabby == ["Tabby cat, a kind of domestic cat", "Tabby, a kind of domestic cat"], tabby
 
 
 def test_family_definitions_reach_classes_whose_own_is_held_out(sentences):

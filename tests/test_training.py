@@ -6,15 +6,19 @@ import train_mapper
 from mapper import evaluate
 from mapper.dataset import load_dataset
 from mapper.models import Mapper
-from mapper.training import TrainConfig, evaluate_splits, train
+import torch
+
+from mapper.training import TrainConfig, class_mean_features, description_indices, evaluate_splits, train
 
 
 def test_short_real_training_learns(small_mapper_dir, small_dataset_dir):
     mapper = Mapper.from_pretrained(small_mapper_dir)
     metrics = evaluate_splits(mapper, load_dataset(small_dataset_dir))
-    # Chance is 1 in 50 classes; six epochs land near 0.90, give or take 0.02 between CPUs
-    # (float rounding differs), so the bar sits below that spread.
-    assert metrics["heldout_template"]["top1"] >= 0.85, metrics
+    # Chance is 1 in 50 classes; six epochs land near 0.83, give or take 0.02 between CPUs (float
+    # rounding differs), so the bar sits below that spread. (Near 0.90 when classes started from their
+    # mean sentence instead of their descriptions: on 1000 classes that trade costs 0.013, see README.)
+    assert metrics["heldout_template"]["top1"] >= 0.78, metrics
+    assert metrics["heldout_gloss"]["top1"] >= 0.75, metrics
     assert mapper.config.arch == "classifier"
 
 
@@ -23,6 +27,20 @@ def test_training_is_seeded(small_dataset_dir):
     a = train(ds, TrainConfig(arch="mlp", epochs=1, seed=1), progress=False)
     b = train(ds, TrainConfig(arch="mlp", epochs=1, seed=1), progress=False)
     assert a.metrics == b.metrics and a.history == b.history
+
+
+def test_classifier_starts_from_class_descriptions(small_mapper_dir, small_dataset_dir):
+    ds = load_dataset(small_dataset_dir)
+    mapper = Mapper.from_pretrained(small_mapper_dir)
+    train_indices = ds.split_indices("train")
+    chosen = description_indices(ds, train_indices)
+    assert chosen and {ds.sentences[i].source for i in chosen} == {"description"}
+    untrained = Mapper(mapper.config, ds.class_embeddings)  # attention pooling starts as mean pooling
+    starts = class_mean_features(untrained, ds, chosen)
+    assert torch.allclose(mapper.prior_prototypes, starts)
+    assert not torch.allclose(mapper.prior_prototypes, class_mean_features(untrained, ds, train_indices), atol=0.05)
+    names_only = [i for i in train_indices if ds.sentences[i].source == "name"]
+    assert description_indices(ds, names_only) == names_only  # an ablation without descriptions
 
 
 def test_evaluate_prints_json_last_line(small_mapper_dir, minilm_path, tmp_path, capsys):
