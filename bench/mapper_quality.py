@@ -95,7 +95,7 @@ def main() -> None:
         metrics = {**result.metrics, **score_sets(result.mapper, encoder, sets, dataset.class_embeddings)}
         print(row(arch, metrics, columns, f"{result.seconds:.0f} s, {result.mapper.num_parameters():,}"), flush=True)
         if arch == DEFAULT_ARCH:
-            train_idx = [i for i, s in enumerate(dataset.sentences) if s.split == "train"]
+            train_idx = dataset.split_indices("train")
             penalty = csls_penalty(map_indices(result.mapper, dataset, train_idx), dataset.class_embeddings)
             csls = score_sets(result.mapper, encoder, sets, dataset.class_embeddings, csls=penalty)
             print(row(f"{arch} + CSLS readout", csls, columns, "same model"), flush=True)

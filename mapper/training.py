@@ -97,7 +97,7 @@ def description_indices(dataset: Dataset, indices: list[int]) -> list[int]:
     Started from the mean of all its training sentences, a class whose definition is held out starts far
     from definitions, since its mean holds none while the other classes' means do; a description is built
     the same way for every class and the encoder already puts definitions near it (retrieval with these
-    alone gets 0.63 of held-out definitions right, with the means 0.45).
+    alone gets 0.657 of held-out definitions right, with the means 0.470: bench/mapper_quality.py).
     """
     return [i for i in indices if dataset.sentences[i].source == "description"] or indices
 

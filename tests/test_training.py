@@ -1,13 +1,12 @@
 import json
 
 import pytest
+import torch
 
 import train_mapper
 from mapper import evaluate
 from mapper.dataset import load_dataset
 from mapper.models import Mapper
-import torch
-
 from mapper.training import TrainConfig, class_mean_features, description_indices, evaluate_splits, train
 
 
