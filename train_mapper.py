@@ -26,6 +26,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
     parser.add_argument("--lr", type=float, default=defaults.lr)
     parser.add_argument("--seed", type=int, default=defaults.seed)
+    parser.add_argument(
+        "--interpolation", type=float, default=defaults.interpolation,
+        help="classifiers keep start + this x (trained - start), start being retrieval (default %(default)s)",
+    )
     parser.add_argument("--eval", type=Path, nargs="*", default=[], help="extra JSONL sets {text, labels} to score")
     parser.add_argument("--push-to-hub", metavar="REPO_ID", help="upload the mapper to this Hub model repo")
     parser.add_argument("--private", action="store_true", help="create the Hub repo as private")
@@ -63,7 +67,9 @@ def main(argv: list[str] | None = None) -> int:
             check_hub_access(args.push_to_hub)
         dataset = load_dataset(args.dataset)
         extra_sets = {path.stem: read_jsonl(path) for path in args.eval}
-        config = TrainConfig(args.arch, args.epochs, args.batch_size, args.lr, seed=args.seed)
+        config = TrainConfig(
+            args.arch, args.epochs, args.batch_size, args.lr, interpolation=args.interpolation, seed=args.seed
+        )
         result = train(dataset, config)
         metrics = dict(result.metrics)
         if extra_sets:

@@ -7,6 +7,10 @@ Losses, by head:
   mlp          1 - cosine + MSE against the distribution's mixed class vector: cosine gets the direction
                (which class), MSE the length BigGAN expects
   linear       closed-form ridge regression on the same targets (the reference recipe)
+
+A classifier starts as retrieval in the encoder's space, which reads unseen definitions best, and training
+trades that for new wordings. What it keeps is start + `interpolation` x (trained - start), weight by
+weight (WiSE-FT, Wortsman et al. 2022), and each epoch is validated and early-stopped as kept.
 """
 from __future__ import annotations
 
@@ -38,6 +42,7 @@ class TrainConfig:
     weight_decay: float = 0.01
     patience: int = 3
     ridge: float = 1.0
+    interpolation: float = 0.8  # classifiers: how far from their start the kept weights go (1: all the way)
     seed: int = 0
     sources: tuple[str, ...] | None = None  # train only on sentences from these sources (ablations)
 
@@ -109,6 +114,10 @@ def class_mean_features(mapper: Mapper, dataset: Dataset, indices: list[int]) ->
     return F.normalize(dataset.target_distribution(indices).T @ F.normalize(x, dim=-1), dim=-1)
 
 
+def interpolate(start: dict[str, torch.Tensor], trained: dict[str, torch.Tensor], alpha: float) -> dict[str, torch.Tensor]:
+    return {k: torch.lerp(start[k], v, alpha) if v.is_floating_point() else v for k, v in trained.items()}
+
+
 def loss_fn(mapper: Mapper, hidden: torch.Tensor, mask: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     if mapper.is_classifier:
         logits = mapper.class_logits(hidden, mask)
@@ -134,10 +143,13 @@ def train(dataset: Dataset, config: TrainConfig, progress: bool = True) -> Train
         metrics = evaluate_splits(mapper, dataset)
         return TrainResult(mapper.eval(), metrics, 1, 1, time.perf_counter() - start, [{"epoch": 1, **metrics}])
 
+    alpha = 1.0
     if mapper.is_classifier:  # both start as retrieval in the encoder's space; only the prototypes learn
         means = class_mean_features(mapper, dataset, description_indices(dataset, train_indices))
         mapper.head.prototypes.data.copy_(means)
         mapper.prior_prototypes.copy_(means)
+        alpha = config.interpolation
+    start_state = copy.deepcopy(mapper.state_dict())
     optimizer = torch.optim.AdamW(mapper.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     steps = config.epochs * -(-len(train_indices) // config.batch_size)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, config.lr, total_steps=steps, pct_start=0.1)
@@ -155,13 +167,17 @@ def train(dataset: Dataset, config: TrainConfig, progress: bool = True) -> Train
             optimizer.step()
             schedule.step()
             total += loss.item() * len(batch)
+        trained_state = copy.deepcopy(mapper.state_dict())
+        kept_state = interpolate(start_state, trained_state, alpha)
+        mapper.load_state_dict(kept_state)
         metrics = evaluate_splits(mapper, dataset)
+        mapper.load_state_dict(trained_state)
         score = selection_score(metrics)
         history.append({"epoch": epoch, "loss": round(total / len(train_indices), 4), **metrics})
         bar.set_postfix(loss=history[-1]["loss"], **{k: v["top1"] for k, v in metrics.items()})
         log.info("epoch %d %s", epoch, history[-1])
         if score > best_score:
-            best_score, best_state, best_epoch = score, copy.deepcopy(mapper.state_dict()), epoch
+            best_score, best_state, best_epoch = score, kept_state, epoch
         elif epoch - best_epoch >= config.patience:
             break
     mapper.load_state_dict(best_state)

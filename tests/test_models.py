@@ -43,6 +43,16 @@ def test_save_load_round_trip(arch, z, tmp_path):
     assert torch.equal(loaded(hidden, mask), mapper(hidden, mask))
 
 
+def test_adapter_starts_as_the_classifier(z):
+    classifier, adapter = make("classifier", z), make("adapter", z)
+    adapter.pool.pool.load_state_dict(classifier.pool.state_dict())
+    adapter.head.load_state_dict(classifier.head.state_dict())
+    hidden, mask = torch.randn(2, 6, 16), torch.ones(2, 6, dtype=torch.long)
+    assert torch.equal(adapter.class_logits(hidden, mask), classifier.class_logits(hidden, mask))
+    torch.nn.init.normal_(adapter.pool.mlp[-1].weight)  # once its output layer learns, it changes the text
+    assert not torch.allclose(adapter.class_logits(hidden, mask), classifier.class_logits(hidden, mask))
+
+
 def test_mismatched_encoder_or_gan_is_refused(z):
     mapper = make("classifier", z)
     mapper.check_compatible("enc-sha", z.clone())
