@@ -130,6 +130,8 @@ def loss_fn(mapper: Mapper, hidden: torch.Tensor, mask: torch.Tensor, targets: t
 def train(dataset: Dataset, config: TrainConfig, progress: bool = True) -> TrainResult:
     if config.arch not in ARCHITECTURES:
         raise ValueError(f"unknown mapper architecture {config.arch!r}: choose from {sorted(ARCHITECTURES)}")
+    if not 0 <= config.interpolation <= 1:
+        raise ValueError(f"interpolation must be in [0, 1] (0 keeps the start, 1 the trained weights), got {config.interpolation}")
     torch.manual_seed(config.seed)
     rng = random.Random(config.seed)
     start = time.perf_counter()

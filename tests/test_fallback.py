@@ -7,6 +7,7 @@ import torch
 
 from mapper import fallback
 from mapper.fallback import RECORD_NAME, Recipe, cache_home, load_pipeline
+from mapper.models import DEFAULT_ARCH
 from mapper.training import TrainConfig
 
 # A few classes keep the real build and training to seconds; the app's default recipe takes all 1000.
@@ -51,7 +52,7 @@ def test_a_different_recipe_never_reuses_another_mapper(minilm, tiny_generator):
         fallback.entry_name(minilm, tiny_generator, recipe)
         for recipe in (Recipe(), Recipe(FEW_CLASSES), Recipe(FEW_CLASSES, TrainConfig(epochs=2)))
     }
-    assert len(names) == 3 and all(n.startswith("classifier-") for n in names)
+    assert len(names) == 3 and all(n.startswith(f"{DEFAULT_ARCH}-") for n in names)
 
 
 def test_a_cached_mapper_that_no_longer_loads_is_trained_again(parts, tmp_path, caplog):

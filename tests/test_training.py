@@ -66,6 +66,8 @@ def test_classifier_keeps_interpolated_weights(small_dataset_dir):
     half = train(ds, TrainConfig(epochs=1, interpolation=0.5), progress=False).mapper
     assert torch.allclose(half.head.prototypes, (start.head.prototypes + full.head.prototypes) / 2, atol=1e-6)
     assert not torch.allclose(full.head.prototypes, start.head.prototypes, atol=1e-3)
+    with pytest.raises(ValueError, match="interpolation must be in"):
+        train(ds, TrainConfig(interpolation=1.5), progress=False)
 
 
 def test_evaluate_prints_json_last_line(small_mapper_dir, minilm_path, tmp_path, capsys):
