@@ -39,11 +39,12 @@ from gradio_client import Client
 
 from mapper.dataset import load_class_embeddings
 from mapper.demo import EXAMPLES
+from mapper.device import cpu_threads
 from mapper.encoder import DEFAULT_ENCODER, TextEncoder
 from mapper.fallback import Recipe, fallback_mapper
 from mapper.gan import CONFIG_NAME, WEIGHTS_NAME, Generator, to_pil
 from mapper.models import Mapper, blend
-from mapper.pipeline import DEFAULT_BLEND, DEFAULT_TRUNCATION, TextToImagePipeline
+from mapper.pipeline import DEFAULT_BLEND, DEFAULT_TRUNCATION, ENCODER_THREADS, TextToImagePipeline
 from mapper.testing import DEEP128_CONFIG, save_random_biggan
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -130,7 +131,8 @@ def stages(pipeline: TextToImagePipeline, text: str, batch: int, seed: int, scra
     encoder, mapper, generator = pipeline.encoder, pipeline.mapper, pipeline.generator
     device = generator.device
     t0 = clock(device)
-    encoded = encoder.encode([text])
+    with cpu_threads(ENCODER_THREADS):  # as the pipeline runs it
+        encoded = encoder.encode([text])
     t1 = clock(device)
     hidden = encoded.hidden_states.to(device)
     probs = mapper.class_logits(hidden, encoded.attention_mask.to(device)).softmax(-1)
