@@ -130,7 +130,7 @@ MAX_EVERYDAY_DEPTH = 5  # nor one far above the classes it covers
 EVERYDAY_LEXNAMES = {"noun.animal", "noun.artifact", "noun.food", "noun.plant", "noun.object"}
 MAX_HYPONYM_NAMES = 8
 HEAD_NOUN_BOOST = 4.0  # weight of a class whose own name ends in the everyday word ("tabby cat" for "cat")
-SENTENCES_PER_EVERYDAY_WORD = 8
+EVERYDAY_NAMES, EVERYDAY_SCENES = 4, 12  # sentences per everyday word: its scenes are the hard ones
 
 
 @dataclass(frozen=True)
@@ -216,15 +216,20 @@ def usable_lemmas(index: int) -> list[str]:
 
 @lru_cache(maxsize=1)
 def lemma_classes() -> dict[str, dict[int, float]]:
-    """Lemma (lower case) -> classes it names, weighted by WordNet sense counts (+1 smoothing).
+    """Lemma (lower case) -> classes it names, weighted by WordNet sense counts (+1 smoothing) over the
+    sense's rank among the word's noun senses.
 
     A lemma naming several classes ("crane": the bird and the machine) is ambiguous on its own; its
-    bare sentences get this split as target, its hypernym and gloss sentences the single class.
+    bare sentences get this split as target, its hypernym and gloss sentences the single class. Most
+    senses were never tagged (count 0), so WordNet's order, most frequent first, breaks the tie: "harp"
+    is the instrument with strings before it is a harmonica.
     """
     names: dict[str, dict[int, float]] = defaultdict(dict)
     for index in range(NUM_CLASSES):
-        for lemma in synset(index).lemmas():
-            names[lemma_text(lemma.name()).lower()][index] = lemma.count() + 1.0
+        s = synset(index)
+        for lemma in s.lemmas():
+            rank = 1 + wordnet().synsets(lemma.name(), "n").index(s)
+            names[lemma_text(lemma.name()).lower()][index] = (lemma.count() + 1.0) / rank
     return {name: normalise(weights) for name, weights in names.items()}
 
 
@@ -292,16 +297,19 @@ def class_ancestors() -> list:
 def everyday_words() -> tuple[tuple[str, object, tuple[tuple[int, float], ...]], ...]:
     """(word, synset, targets) for everyday words for an ancestor of ImageNet classes.
 
-    Two kinds: a name of the ancestor whose most frequent noun sense it is ("cat", "dog"), and the name of
-    such an ancestor's hyponym that is not itself in ImageNet ("puppy" under "dog"): both stand for the
-    ancestor's classes. Names of classes are left to their classes.
+    Two kinds: a name of the ancestor whose most frequent noun sense it is ("cat", "dog"), and, for an
+    animal, the name of its hyponym that is not itself in ImageNet ("puppy" under "dog"): both stand for
+    the ancestor's classes. Only animals lend their classes so: a puppy or a pony is still pictured by a
+    breed, but an artifact's or a food's other kinds are other things (a sari is not a gown, silk not a
+    bath towel, a flag not a totem pole). Names of classes are left to their classes.
     """
     class_names = lemma_classes()
     words: dict[str, object] = {}
     for a in filter(concrete_ancestor, class_ancestors()):
         names = common_names(a)
         words.update((name, a) for name in names)
-        if names:  # only a basic-level ancestor ("dog", not "canine") lends its classes to informal words
+        # only a basic-level ancestor ("dog", not "canine") lends its classes to informal words
+        if names and a.lexname() == "noun.animal":
             for h in hyponyms(a):
                 if not descendant_classes(h):
                     words.update((name, a) for name in common_names(h))
@@ -413,8 +421,7 @@ def generate_sentences(seed: int = 0, classes: list[int] | None = None) -> list[
             continue
         top = max(weights, key=weights.get)
         wnid = f"n{s.offset():08d}"
-        half = SENTENCES_PER_EVERYDAY_WORD // 2
-        name_and_scene(word, top, wnid, normalise(weights), half, SENTENCES_PER_EVERYDAY_WORD - half)
+        name_and_scene(word, top, wnid, normalise(weights), EVERYDAY_NAMES, EVERYDAY_SCENES)
     return out
 
 

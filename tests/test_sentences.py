@@ -92,7 +92,8 @@ def test_held_out_kinds_were_seen_in_other_wordings(sentences):
     for s in held:
         name = next(n for n in hyponym_names(s.class_index) if n.lower() in s.text.lower())
         seen += any(name.lower() in t for t in trained)
-    assert held and seen / len(held) > 0.85  # both wordings held out happens, rarely
+    # the other wording is held out too with p ~ 0.1 (2 of 23 scene, 5 of 33 name templates); named once, ~0
+    assert held and seen / len(held) > 0.8
     grizzly = [s for s in generate_sentences(seed=0, classes=[294]) if re.search(r"grizzly(?! bear)", s.text)]
     assert len(grizzly) == 2 and {s.template.split("/")[0] for s in grizzly} == {"name", "scene"}
 
@@ -150,6 +151,8 @@ def test_ambiguous_lemma_splits_between_classes(wordnet_data):
     assert any(dict(s.targets) == crane for s in crane_bird)  # bare mentions stay ambiguous
     assert any(s.targets == ((134, 1.0),) for s in crane_bird)  # glosses and hypernyms disambiguate
     assert imagenet_classes()[517].name == "crane"
+    harp = lemma_classes()["harp"]  # no sense counted: WordNet's order (the harp first) decides
+    assert harp[594] > 0.8 and set(harp) == {593, 594}
 
 
 def test_kinds_of_a_class_name_it(wordnet_data):
@@ -160,4 +163,5 @@ def test_kinds_of_a_class_name_it(wordnet_data):
     assert grizzly and all(s.targets == ((294, 1.0),) for s in grizzly)
     words = {w: dict(t) for w, _, t in everyday_words()}
     assert set(words["puppy"]) == set(range(151, 269))  # an informal kind of "dog" stands for the dogs
+    assert "silk" not in words and "flag" not in words  # an artifact's other kinds are other things
     assert "equal" not in words and "side" not in words  # words whose common sense is no picture are left out
