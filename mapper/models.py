@@ -35,7 +35,7 @@ ARCHITECTURES = {  # name -> (pooling, head)
     "contextual": ("context", "classifier"),
     "adapter": ("adapted", "classifier"),
 }
-DEFAULT_ARCH = "adapter"
+DEFAULT_ARCH = "classifier"
 # Regression heads have no class distribution of their own; for blending, their cosine similarities to
 # the class embeddings become one with this temperature.
 COSINE_TEMPERATURE = 0.05

@@ -6,7 +6,7 @@ import torch
 import train_mapper
 from mapper import evaluate
 from mapper.dataset import load_dataset
-from mapper.models import Mapper
+from mapper.models import DEFAULT_ARCH, Mapper
 from mapper.training import (
     TrainConfig,
     class_mean_features,
@@ -24,7 +24,7 @@ def test_short_real_training_learns(small_mapper_dir, small_dataset_dir):
     # 0.84, give or take 0.02 between CPUs (float rounding differs), so the bar sits below that spread.
     assert metrics["heldout_template"]["top1"] >= 0.78, metrics
     assert metrics["heldout_gloss"]["top1"] >= 0.75, metrics
-    assert mapper.config.arch == "adapter"
+    assert mapper.config.arch == DEFAULT_ARCH
 
 
 def test_training_is_seeded(small_dataset_dir):
@@ -59,11 +59,11 @@ def test_interpolate_weights():
 
 def test_classifier_keeps_interpolated_weights(small_dataset_dir):
     ds = load_dataset(small_dataset_dir)
-    start = train(ds, TrainConfig(epochs=1, interpolation=0.0), progress=False).mapper
+    start = train(ds, TrainConfig(arch="adapter", epochs=1, interpolation=0.0), progress=False).mapper
     assert torch.equal(start.head.prototypes, start.prior_prototypes)  # still retrieval: nothing kept
-    assert not start.pool.mlp[-1].weight.any()
-    full = train(ds, TrainConfig(epochs=1, interpolation=1.0), progress=False).mapper
-    half = train(ds, TrainConfig(epochs=1, interpolation=0.5), progress=False).mapper
+    assert not start.pool.mlp[-1].weight.any()  # nor the adapter's residual MLP
+    full = train(ds, TrainConfig(arch="adapter", epochs=1, interpolation=1.0), progress=False).mapper
+    half = train(ds, TrainConfig(arch="adapter", epochs=1, interpolation=0.5), progress=False).mapper
     assert torch.allclose(half.head.prototypes, (start.head.prototypes + full.head.prototypes) / 2, atol=1e-6)
     assert not torch.allclose(full.head.prototypes, start.head.prototypes, atol=1e-3)
     with pytest.raises(ValueError, match="interpolation must be in"):
