@@ -102,6 +102,8 @@ def pack_linears(model: nn.Module, dtype: torch.dtype = torch.float32) -> nn.Mod
     weight = next(model.parameters())
     if weight.device.type != "cpu" or weight.dtype != torch.float32 or not torch.backends.mkldnn.is_available():
         return model
+    if dtype == torch.bfloat16 and not torch.ops.mkldnn._is_mkldnn_bf16_supported():
+        raise RuntimeError("this CPU has no oneDNN bfloat16 matmul (it needs AVX-512 BF16 or AVX-NE-CONVERT); pack in float32")
     for parent in list(model.modules()):
         for name, child in list(parent.named_children()):
             if isinstance(child, nn.Linear):

@@ -51,6 +51,10 @@ def test_packed_linears_give_the_plain_models_states(minilm, minilm_path):
         assert torch.allclose(packed.hidden_states[real], reference.hidden_states[real], atol=1e-5, rtol=0)
 
 
+BF16_CPU = torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
+
+
+@pytest.mark.skipif(not BF16_CPU, reason="this CPU has no oneDNN bfloat16 matmul (AVX-512 BF16 / AVX-NE-CONVERT)")
 def test_bfloat16_packing_stays_close_but_not_equal(minilm, minilm_path):
     # what bench/encoder_precision.py measures: bfloat16 weights move the states a little, not a lot
     bf16 = TextEncoder(minilm.tokenizer, pack_linears(AutoModel.from_pretrained(minilm_path), torch.bfloat16), minilm_path)
@@ -61,3 +65,9 @@ def test_bfloat16_packing_stays_close_but_not_equal(minilm, minilm_path):
     real = full.attention_mask.bool()
     cosine = F.cosine_similarity(low.hidden_states[real], full.hidden_states[real], dim=-1)
     assert cosine.min() > 0.99 and not torch.allclose(low.hidden_states[real], full.hidden_states[real], atol=1e-5)
+
+
+@pytest.mark.skipif(BF16_CPU or not torch.backends.mkldnn.is_available(), reason="runs only where oneDNN is present without a bfloat16 matmul")
+def test_bfloat16_packing_is_refused_where_the_cpu_lacks_it(minilm_path):
+    with pytest.raises(RuntimeError, match="no oneDNN bfloat16 matmul"):
+        pack_linears(AutoModel.from_pretrained(minilm_path), torch.bfloat16)
