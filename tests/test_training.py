@@ -20,9 +20,9 @@ from mapper.training import (
 def test_short_real_training_learns(small_mapper_dir, small_dataset_dir):
     mapper = Mapper.from_pretrained(small_mapper_dir)
     metrics = evaluate_splits(mapper, load_dataset(small_dataset_dir))
-    # Chance is 1 in 50 classes and retrieval alone (the untrained start) gets 0.70; six epochs keep
-    # 0.84, give or take 0.02 between CPUs (float rounding differs), so the bar sits below that spread.
-    assert metrics["heldout_template"]["top1"] >= 0.78, metrics
+    # Chance is 1 in 50 classes and retrieval alone (the untrained start) gets 0.80; six epochs keep
+    # 0.89, give or take 0.02 between CPUs (float rounding differs), so the bar sits between the two.
+    assert metrics["heldout_template"]["top1"] >= 0.85, metrics
     assert metrics["heldout_gloss"]["top1"] >= 0.75, metrics
     assert mapper.config.arch == DEFAULT_ARCH
 
