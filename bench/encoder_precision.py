@@ -64,9 +64,7 @@ def main() -> None:
         for i in range(0, len(texts), 64):
             batch = encoder.tokenizer(texts[i : i + 64], return_tensors="pt", padding=True)
             mask = batch["attention_mask"]
-            probs = [
-                mapper.class_logits(model(**batch).last_hidden_state, mask).softmax(-1) for model in (encoder.model, bf16)
-            ]
+            probs = [mapper.class_probabilities(model(**batch).last_hidden_state, mask) for model in (encoder.model, bf16)]
             top = [top_classes(p @ mapper.class_embeddings, mapper.class_embeddings, k=1)[1] for p in probs]
             changed += int((top[0] != top[1]).sum())
             largest = max(largest, float((probs[0] - probs[1]).abs().max()))

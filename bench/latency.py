@@ -135,7 +135,7 @@ def stages(pipeline: TextToImagePipeline, text: str, batch: int, seed: int, scra
         encoded = encoder.encode([text])
     t1 = clock(device)
     hidden = encoded.hidden_states.to(device)
-    probs = mapper.class_logits(hidden, encoded.attention_mask.to(device)).softmax(-1)
+    probs = mapper.class_probabilities(hidden, encoded.attention_mask.to(device))
     vectors = blend(probs, mapper.class_embeddings, DEFAULT_BLEND).expand(batch, -1)
     t2 = clock(device)
     noise = generator.noise(batch, DEFAULT_TRUNCATION, seed)

@@ -101,7 +101,7 @@ class TextToImagePipeline:
         with cpu_threads(ENCODER_THREADS):
             encoded = self.encoder.encode([text])
         hidden = encoded.hidden_states.to(self.generator.device)
-        return self.mapper.class_logits(hidden, encoded.attention_mask.to(hidden.device)).softmax(-1)[0].cpu()
+        return self.mapper.class_probabilities(hidden, encoded.attention_mask.to(hidden.device))[0].cpu()
 
     @torch.inference_mode()
     def __call__(

@@ -8,6 +8,9 @@ Losses, by head:
                (which class), MSE the length BigGAN expects
   linear       closed-form ridge regression on the same targets (the reference recipe)
 
+Classifiers then get a memory of the training sentences (models.ExampleMemory), built from the kept
+weights' pooled features; the reported metrics are with it, the per-epoch history without it.
+
 A classifier starts as retrieval in the encoder's space, which reads unseen definitions best, and training
 trades that for new wordings. What it keeps is start + `interpolation` x (trained - start), weight by
 weight (WiSE-FT, Wortsman et al. 2022), and each epoch is validated and early-stopped as kept.
@@ -114,6 +117,20 @@ def class_mean_features(mapper: Mapper, dataset: Dataset, indices: list[int]) ->
     return F.normalize(dataset.target_distribution(indices).T @ F.normalize(x, dim=-1), dim=-1)
 
 
+@torch.inference_mode()
+def build_memory(mapper: Mapper, dataset: Dataset, indices: list[int], batch_size: int = 1024) -> None:
+    """Store every sentence of `indices` in the mapper's memory: its pooled features, its class distribution."""
+    mapper.eval()
+    keys = torch.cat([mapper.features(*dataset.batch(indices[i : i + batch_size])) for i in range(0, len(indices), batch_size)])
+    distributions = sorted({dataset.sentences[i].targets for i in indices})
+    row_of = {targets: row for row, targets in enumerate(distributions)}
+    table = torch.zeros(len(distributions), mapper.config.num_classes)
+    for row, targets in enumerate(distributions):
+        for c, p in targets:
+            table[row, c] = p
+    mapper.memory.store(keys, torch.tensor([row_of[dataset.sentences[i].targets] for i in indices]), table)
+
+
 def interpolate(start: dict[str, torch.Tensor], trained: dict[str, torch.Tensor], alpha: float) -> dict[str, torch.Tensor]:
     return {k: torch.lerp(start[k], v, alpha) if v.is_floating_point() else v for k, v in trained.items()}
 
@@ -183,6 +200,9 @@ def train(dataset: Dataset, config: TrainConfig, progress: bool = True) -> Train
         elif epoch - best_epoch >= config.patience:
             break
     mapper.load_state_dict(best_state)
-    metrics = next(h for h in history if h["epoch"] == best_epoch)
-    metrics = {k: v for k, v in metrics.items() if k in EVAL_SPLITS}
+    if mapper.is_classifier:
+        build_memory(mapper, dataset, sorted(train_indices))  # in dataset order
+        metrics = evaluate_splits(mapper, dataset)
+    else:
+        metrics = {k: v for k, v in history[best_epoch - 1].items() if k in EVAL_SPLITS}
     return TrainResult(mapper.eval(), metrics, len(history), best_epoch, time.perf_counter() - start, history)

@@ -35,12 +35,42 @@ def test_save_load_round_trip(arch, z, tmp_path):
     mapper = make(arch, z)
     for p in mapper.parameters():
         torch.nn.init.normal_(p)
+    if mapper.is_classifier:  # a memory that speaks for every text
+        mapper.config.memory_threshold = -1.0
+        mapper.memory.store(torch.randn(6, 16), torch.tensor([0, 1, 0, 1, 1, 0]), torch.rand(2, 1000).softmax(-1))
     mapper.save_pretrained(tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["config.json", "model.safetensors"]
     loaded = Mapper.from_pretrained(tmp_path)
     hidden, mask = torch.randn(2, 5, 16), torch.ones(2, 5, dtype=torch.long)
     assert loaded.config == mapper.config
     assert torch.equal(loaded(hidden, mask), mapper(hidden, mask))
+    if mapper.is_classifier:
+        assert len(loaded.memory) == 6
+
+
+def test_memory_speaks_only_near_its_examples(z):
+    mapper = make("classifier", z)
+    hidden, mask = torch.randn(1, 5, 16), torch.ones(2, 5, dtype=torch.long)
+    hidden = torch.cat([hidden, -hidden])  # mean pooling at the start: the second text is the first's opposite
+    alone = mapper.class_probabilities(hidden, mask)
+    recalled = torch.zeros(1, 1000)
+    recalled[0, 42] = 1.0
+    mapper.memory.store(mapper.features(hidden[:1], mask[:1]), torch.tensor([0]), recalled)
+    mixed = mapper.class_probabilities(hidden, mask)
+    share = mapper.config.memory_weight
+    assert torch.allclose(mixed[0], (1 - share) * alone[0] + share * recalled[0], atol=1e-6)
+    assert torch.equal(mixed[1], alone[1])  # cosine -1, under the threshold
+    assert torch.allclose(mapper(hidden, mask), mixed @ z, atol=1e-5)
+    mapper.config.memory_weight = 0.0
+    assert torch.equal(mapper.class_probabilities(hidden, mask), alone)
+
+
+def test_memory_refuses_rows_outside_its_table(z):
+    memory = make("classifier", z).memory
+    with pytest.raises(ValueError, match="rows must index 2 distributions"):
+        memory.store(torch.randn(3, 16), torch.tensor([0, 1, 2]), torch.rand(2, 1000))
+    with pytest.raises(ValueError, match="3 keys, 2 rows"):
+        memory.store(torch.randn(3, 16), torch.tensor([0, 1]), torch.rand(2, 1000))
 
 
 def test_adapter_starts_as_the_classifier(z):

@@ -19,12 +19,26 @@ from mapper.training import (
 
 def test_short_real_training_learns(small_mapper_dir, small_dataset_dir):
     mapper = Mapper.from_pretrained(small_mapper_dir)
+    mapper.config.memory_weight = 0.0  # what was learned, without the recall of training sentences
     metrics = evaluate_splits(mapper, load_dataset(small_dataset_dir))
     # Chance is 1 in 50 classes and retrieval alone (the untrained start) gets 0.80; six epochs keep
     # 0.89, give or take 0.02 between CPUs (float rounding differs), so the bar sits between the two.
     assert metrics["heldout_template"]["top1"] >= 0.85, metrics
     assert metrics["heldout_gloss"]["top1"] >= 0.75, metrics
     assert mapper.config.arch == DEFAULT_ARCH
+
+
+def test_training_stores_every_training_sentence_in_memory(small_mapper_dir, small_dataset_dir):
+    ds = load_dataset(small_dataset_dir)
+    mapper = Mapper.from_pretrained(small_mapper_dir)
+    train_indices = ds.split_indices("train")
+    assert len(mapper.memory) == len(train_indices)
+    with torch.inference_mode():
+        features = torch.nn.functional.normalize(mapper.features(*ds.batch(train_indices[:50])), dim=-1)
+    stored = mapper.memory.keys.float()
+    assert (features @ stored.T).max(-1).values.min() > 0.999  # each one finds itself
+    recalled = mapper.memory.distributions[mapper.memory.rows[:50]]
+    assert torch.allclose(recalled, ds.target_distribution(train_indices[:50]))
 
 
 def test_training_is_seeded(small_dataset_dir):
