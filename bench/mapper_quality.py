@@ -94,6 +94,11 @@ def main() -> None:
         result = train(dataset, TrainConfig(arch=arch), progress=False)
         metrics = {**result.metrics, **score_sets(result.mapper, encoder, sets, dataset.class_embeddings)}
         print(row(arch, metrics, columns, f"{result.seconds:.0f} s, {result.mapper.num_parameters():,}"), flush=True)
+        if result.mapper.is_classifier:  # the same weights, its memory of training sentences silenced
+            weight, result.mapper.config.memory_weight = result.mapper.config.memory_weight, 0.0
+            alone = {**evaluate_splits(result.mapper, dataset), **score_sets(result.mapper, encoder, sets, dataset.class_embeddings)}
+            print(row(f"{arch} without its memory", alone, columns, "same model"), flush=True)
+            result.mapper.config.memory_weight = weight
         if arch == DEFAULT_ARCH:
             train_idx = dataset.split_indices("train")
             penalty = csls_penalty(map_indices(result.mapper, dataset, train_idx), dataset.class_embeddings)

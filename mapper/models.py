@@ -41,6 +41,9 @@ DEFAULT_ARCH = "classifier"
 # Regression heads have no class distribution of their own; for blending, their cosine similarities to
 # the class embeddings become one with this temperature.
 COSINE_TEMPERATURE = 0.05
+# Saved in float16 (and rounded to it when stored, so a round-trip is exact): the memory's keys are most
+# of the file, and cosines move by less than 1e-3.
+HALF_PRECISION = {"memory.keys"}
 
 
 @dataclass
@@ -151,7 +154,7 @@ class ExampleMemory(nn.Module):
     closest example is at least `threshold` similar, the distribution of the k nearest (softmax of their
     cosines / temperature) gets `weight` of the probabilities (kNN-LM, Khandelwal et al. 2020). Below the
     threshold (definitions of classes never defined in training, most natural sentences) the classifier
-    speaks alone. Keys are stored in float16; sentences sharing a distribution share its row.
+    speaks alone. Sentences sharing a distribution share its row.
     """
 
     def __init__(self, config: MapperConfig):
@@ -164,7 +167,7 @@ class ExampleMemory(nn.Module):
         """keys (n, hidden): pooled features; rows (n,): each one's row of distributions (u, classes)."""
         if len(rows) != len(keys) or (len(rows) and not 0 <= int(rows.min()) <= int(rows.max()) < len(distributions)):
             raise ValueError(f"memory: {len(keys)} keys, {len(rows)} rows, rows must index {len(distributions)} distributions")
-        self.register_buffer("keys", F.normalize(keys.float(), dim=-1).half())
+        self.register_buffer("keys", F.normalize(keys.float(), dim=-1).half().float())  # saved as float16
         self.register_buffer("rows", rows.long())
         self.register_buffer("distributions", distributions.float())
 
@@ -175,7 +178,7 @@ class ExampleMemory(nn.Module):
         config = self.config
         if len(self) == 0 or config.memory_weight == 0:
             return probs
-        cosines = F.normalize(features, dim=-1) @ self.keys.to(features.dtype).T
+        cosines = F.normalize(features, dim=-1) @ self.keys.T
         nearest, index = cosines.topk(min(config.memory_k, len(self)), dim=-1)
         weights = (nearest / config.memory_temperature).softmax(-1)
         recalled = torch.einsum("bk,bkc->bc", weights, self.distributions[self.rows[index]])
@@ -250,7 +253,7 @@ class Mapper(nn.Module):
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         (folder / CONFIG_NAME).write_text(json.dumps(asdict(self.config), indent=2) + "\n")
-        state = {k: v.contiguous() for k, v in self.state_dict().items()}
+        state = {k: (v.half() if k in HALF_PRECISION else v).contiguous() for k, v in self.state_dict().items()}
         save_file(state, folder / WEIGHTS_NAME, metadata={"format": "pt"})
         return folder
 
