@@ -19,6 +19,12 @@ def metrics_table(metrics: dict[str, dict[str, float]]) -> str:
     return "| evaluation set | top-1 | top-5 |\n|---|---|---|\n" + rows
 
 
+def memory_note(mapper: Mapper) -> str:
+    if not mapper.is_classifier or not len(mapper.memory):
+        return ""
+    return f" and a memory of its {len(mapper.memory):,} training sentences (consulted within cosine {mapper.config.memory_threshold})"
+
+
 def model_card(mapper: Mapper, repo_id: str, metrics: dict, manifest: dict, train_info: dict) -> str:
     c = mapper.config
     return f"""---
@@ -43,7 +49,7 @@ Top-1: the nearest ImageNet class (cosine) of the output vector is a right one.
 
 {metrics_table(metrics)}
 
-Architecture `{c.arch}`, {mapper.num_parameters():,} parameters; trained in {train_info['seconds']:.0f} s on a
+Architecture `{c.arch}`, {mapper.num_parameters():,} parameters{memory_note(mapper)}; trained in {train_info['seconds']:.0f} s on a
 2-core CPU, best epoch {train_info['best_epoch']} of {train_info['epochs_run']}.
 
 ## Training data

@@ -5,6 +5,7 @@ import torch
 
 import train_mapper
 from mapper import evaluate
+from mapper.card import model_card
 from mapper.dataset import load_dataset
 from mapper.models import DEFAULT_ARCH, Mapper
 from mapper.training import (
@@ -39,6 +40,13 @@ def test_training_stores_every_training_sentence_in_memory(small_mapper_dir, sma
     assert (features @ stored.T).max(-1).values.min() > 0.999  # each one finds itself
     recalled = mapper.memory.distributions[mapper.memory.rows[:50]]
     assert torch.allclose(recalled, ds.target_distribution(train_indices[:50]))
+
+
+def test_model_card_states_the_memory(small_mapper_dir, small_dataset_dir):
+    ds = load_dataset(small_dataset_dir)
+    info = {"seconds": 1.0, "best_epoch": 1, "epochs_run": 1}
+    card = model_card(Mapper.from_pretrained(small_mapper_dir), "me/mapper", {}, ds.manifest, info)
+    assert f"a memory of its {len(ds.split_indices('train')):,} training sentences" in card
 
 
 def test_training_is_seeded(small_dataset_dir):
