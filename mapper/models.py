@@ -266,6 +266,8 @@ class Mapper(nn.Module):
         mapper = cls(config, state["class_embeddings"])
         if mapper.is_classifier and "memory.keys" in state:  # sized by what was saved
             mapper.memory.store(state["memory.keys"], state["memory.rows"], state["memory.distributions"])
+        elif mapper.is_classifier:  # saved before classifiers had a memory: an empty one
+            state.update({f"memory.{k}": v for k, v in mapper.memory.state_dict().items()})
         mapper.load_state_dict(state, strict=True)
         return mapper.eval()
 

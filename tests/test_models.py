@@ -65,6 +65,18 @@ def test_memory_speaks_only_near_its_examples(z):
     assert torch.equal(mapper.class_probabilities(hidden, mask), alone)
 
 
+def test_classifier_saved_without_memory_still_loads(z, tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    mapper = make("classifier", z)
+    mapper.save_pretrained(tmp_path)
+    weights = tmp_path / "model.safetensors"
+    save_file({k: v for k, v in load_file(weights).items() if not k.startswith("memory.")}, weights)
+    loaded = Mapper.from_pretrained(tmp_path)
+    hidden, mask = torch.randn(2, 5, 16), torch.ones(2, 5, dtype=torch.long)
+    assert len(loaded.memory) == 0 and torch.equal(loaded(hidden, mask), mapper(hidden, mask))
+
+
 def test_memory_refuses_rows_outside_its_table(z):
     memory = make("classifier", z).memory
     with pytest.raises(ValueError, match="rows must index 2 distributions"):
