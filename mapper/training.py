@@ -122,13 +122,11 @@ def build_memory(mapper: Mapper, dataset: Dataset, indices: list[int], batch_siz
     """Store every sentence of `indices` in the mapper's memory: its pooled features, its class distribution."""
     mapper.eval()
     keys = torch.cat([mapper.features(*dataset.batch(indices[i : i + batch_size])) for i in range(0, len(indices), batch_size)])
-    distributions = sorted({dataset.sentences[i].targets for i in indices})
-    row_of = {targets: row for row, targets in enumerate(distributions)}
-    table = torch.zeros(len(distributions), mapper.config.num_classes)
-    for row, targets in enumerate(distributions):
-        for c, p in targets:
-            table[row, c] = p
-    mapper.memory.store(keys, torch.tensor([row_of[dataset.sentences[i].targets] for i in indices]), table)
+    row_of: dict = {}  # sentences with the same distribution share a row of the table
+    rows = [row_of.setdefault(dataset.sentences[i].targets, len(row_of)) for i in indices]
+    one_per_row = dict(zip(rows, indices))
+    table = dataset.target_distribution([one_per_row[row] for row in range(len(row_of))])
+    mapper.memory.store(keys, torch.tensor(rows), table)
 
 
 def interpolate(start: dict[str, torch.Tensor], trained: dict[str, torch.Tensor], alpha: float) -> dict[str, torch.Tensor]:
