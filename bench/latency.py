@@ -4,8 +4,9 @@
 
 Full biggan-deep-128 config with random weights (they cost what real ones do; with the real class embeddings
 from ../shared when present), the real all-MiniLM-L6-v2, and a mapper of the default architecture: the one
-given, else one trained here on 50 classes (a mapper costs the same whatever it learned), cached in the work
-folder with the BigGAN files so that a rerun starts at once.
+given, else one trained here on 50 classes (its weights cost what a full one's do, but its memory of training
+sentences is a twentieth of the full one's: pass a mapper trained on the full dataset to time that), cached in
+the work folder with the BigGAN files so that a rerun starts at once.
 
 Each request has a new text, so no cache helps it, except in the "repeated text" row. Every end-to-end call
 is timed right after a bare generator forward of the same batch, and the ratio given is the median of those
