@@ -96,13 +96,18 @@ class PackedLinear(nn.Module):
         return torch.ops.mkldnn._linear_pointwise(x.to(self.dtype), self.weight, self.bias, "none", [], "").to(x.dtype)
 
 
+def cpu_has_bf16_matmul() -> bool:
+    """Whether oneDNN runs bfloat16 matmuls natively here (AVX-512 BF16 or AVX-NE-CONVERT)."""
+    return torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
+
+
 def pack_linears(model: nn.Module, dtype: torch.dtype = torch.float32) -> nn.Module:
     """`model` with every nn.Linear packed for oneDNN (weights in `dtype`, activations in and out as they
     come) when it runs in float32 on a CPU that has it; else as is."""
     weight = next(model.parameters())
     if weight.device.type != "cpu" or weight.dtype != torch.float32 or not torch.backends.mkldnn.is_available():
         return model
-    if dtype == torch.bfloat16 and not torch.ops.mkldnn._is_mkldnn_bf16_supported():
+    if dtype == torch.bfloat16 and not cpu_has_bf16_matmul():
         raise RuntimeError("this CPU has no oneDNN bfloat16 matmul (it needs AVX-512 BF16 or AVX-NE-CONVERT); pack in float32")
     for parent in list(model.modules()):
         for name, child in list(parent.named_children()):

@@ -3,7 +3,7 @@ import torch
 import torch.nn.functional as F
 from transformers import AutoModel
 
-from mapper.encoder import PackedLinear, TextEncoder, mean_pool, pack_linears
+from mapper.encoder import PackedLinear, TextEncoder, cpu_has_bf16_matmul, mean_pool, pack_linears
 
 
 def test_shapes_and_mask(minilm):
@@ -51,7 +51,7 @@ def test_packed_linears_give_the_plain_models_states(minilm, minilm_path):
         assert torch.allclose(packed.hidden_states[real], reference.hidden_states[real], atol=1e-5, rtol=0)
 
 
-BF16_CPU = torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
+BF16_CPU = cpu_has_bf16_matmul()
 
 
 @pytest.mark.skipif(not BF16_CPU, reason="this CPU has no oneDNN bfloat16 matmul (AVX-512 BF16 / AVX-NE-CONVERT)")
