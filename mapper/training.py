@@ -87,11 +87,16 @@ def mapper_config(dataset: Dataset, arch: str) -> MapperConfig:
     return MapperConfig(arch, m["hidden_size"], m["encoder"], m["encoder_sha256"], m["gan"], m["z_sha256"])
 
 
+@torch.inference_mode()
+def pooled_features(mapper: Mapper, dataset: Dataset, indices: list[int], batch_size: int = 1024) -> torch.Tensor:
+    """(len(indices), hidden): the text representation the mapper's head reads, for these sentences."""
+    return torch.cat([mapper.features(*dataset.batch(indices[i : i + batch_size])) for i in range(0, len(indices), batch_size)])
+
+
 def fit_ridge(mapper: Mapper, dataset: Dataset, indices: list[int], alpha: float) -> None:
     """Least squares with an L2 penalty, on pooled features with a bias column."""
-    with torch.inference_mode():
-        x = torch.cat([mapper.features(*dataset.batch(indices[i : i + 1024])) for i in range(0, len(indices), 1024)])
-        y = dataset.target_distribution(indices) @ dataset.class_embeddings
+    x = pooled_features(mapper, dataset, indices)
+    y = dataset.target_distribution(indices) @ dataset.class_embeddings
     x = torch.cat([x, torch.ones(len(x), 1)], dim=1).double()
     w = torch.linalg.solve(x.T @ x + alpha * torch.eye(x.shape[1], dtype=x.dtype), x.T @ y.double())
     mapper.head.weight.data.copy_(w[:-1].T.float())
@@ -113,15 +118,13 @@ def description_indices(dataset: Dataset, indices: list[int]) -> list[int]:
 @torch.inference_mode()
 def class_mean_features(mapper: Mapper, dataset: Dataset, indices: list[int]) -> torch.Tensor:
     """(1000, hidden) target-weighted mean of each class's normalised sentence features."""
-    x = torch.cat([mapper.features(*dataset.batch(indices[i : i + 1024])) for i in range(0, len(indices), 1024)])
+    x = pooled_features(mapper, dataset, indices)
     return F.normalize(dataset.target_distribution(indices).T @ F.normalize(x, dim=-1), dim=-1)
 
 
-@torch.inference_mode()
-def build_memory(mapper: Mapper, dataset: Dataset, indices: list[int], batch_size: int = 1024) -> None:
+def build_memory(mapper: Mapper, dataset: Dataset, indices: list[int]) -> None:
     """Store every sentence of `indices` in the mapper's memory: its pooled features, its class distribution."""
-    mapper.eval()
-    keys = torch.cat([mapper.features(*dataset.batch(indices[i : i + batch_size])) for i in range(0, len(indices), batch_size)])
+    keys = pooled_features(mapper.eval(), dataset, indices)
     row_of: dict = {}  # sentences with the same distribution share a row of the table
     rows = [row_of.setdefault(dataset.sentences[i].targets, len(row_of)) for i in indices]
     one_per_row = dict(zip(rows, indices))
