@@ -13,7 +13,7 @@ from mapper.dataset import load_dataset
 from mapper.encoder import TextEncoder
 from mapper.evaluate import accuracy, map_texts, read_jsonl
 from mapper.models import ARCHITECTURES, top_classes
-from mapper.training import TrainConfig, train
+from mapper.training import DEFAULT_INTERPOLATION, INTERPOLATION, TrainConfig, train
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -27,8 +27,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--lr", type=float, default=defaults.lr)
     parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument(
-        "--interpolation", type=float, default=defaults.interpolation,
-        help="classifiers keep start + this x (trained - start), start being retrieval (default %(default)s)",
+        "--interpolation", type=float,
+        help="classifiers keep start + this x (trained - start), start being retrieval "
+        f"(default: {', '.join(f'{a} {v}' for a, v in INTERPOLATION.items())}, others {DEFAULT_INTERPOLATION})",
     )
     parser.add_argument("--eval", type=Path, nargs="*", default=[], help="extra JSONL sets {text, labels} to score")
     parser.add_argument("--push-to-hub", metavar="REPO_ID", help="upload the mapper to this Hub model repo")

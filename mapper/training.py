@@ -34,6 +34,11 @@ from mapper.sentences import HELDOUT_GLOSS, HELDOUT_TEMPLATE, TRAIN
 
 log = logging.getLogger(__name__)
 EVAL_SPLITS = (HELDOUT_TEMPLATE, HELDOUT_GLOSS)
+DEFINITION_SOURCES = ("gloss", "family")  # sentences that define a thing rather than name it
+# How far each classifier's kept weights go from its start. `windowed` moves furthest from retrieval (its
+# pooling learns to single out one word), so it keeps less of the way (README, "Keeping part of training").
+INTERPOLATION = {"windowed": 0.6}
+DEFAULT_INTERPOLATION = 0.8
 
 
 @dataclass
@@ -45,7 +50,8 @@ class TrainConfig:
     weight_decay: float = 0.01
     patience: int = 3
     ridge: float = 1.0
-    interpolation: float = 0.8  # classifiers: how far from their start the kept weights go (1: all the way)
+    interpolation: float | None = None  # classifiers: how far from their start the kept weights go (1: all
+    # the way); None: the architecture's own (INTERPOLATION, else DEFAULT_INTERPOLATION)
     seed: int = 0
     sources: tuple[str, ...] | None = None  # train only on sentences from these sources (ablations)
 
@@ -129,7 +135,8 @@ def build_memory(mapper: Mapper, dataset: Dataset, indices: list[int]) -> None:
     rows = [row_of.setdefault(dataset.sentences[i].targets, len(row_of)) for i in indices]
     one_per_row = dict(zip(rows, indices))
     table = dataset.target_distribution([one_per_row[row] for row in range(len(row_of))])
-    mapper.memory.store(keys, torch.tensor(rows), table)
+    definitions = torch.tensor([dataset.sentences[i].source in DEFINITION_SOURCES for i in indices])
+    mapper.memory.store(keys, torch.tensor(rows), table, definitions)
 
 
 def interpolate(start: dict[str, torch.Tensor], trained: dict[str, torch.Tensor], alpha: float) -> dict[str, torch.Tensor]:
@@ -148,8 +155,9 @@ def loss_fn(mapper: Mapper, hidden: torch.Tensor, mask: torch.Tensor, targets: t
 def train(dataset: Dataset, config: TrainConfig, progress: bool = True) -> TrainResult:
     if config.arch not in ARCHITECTURES:
         raise ValueError(f"unknown mapper architecture {config.arch!r}: choose from {sorted(ARCHITECTURES)}")
-    if not 0 <= config.interpolation <= 1:
-        raise ValueError(f"interpolation must be in [0, 1] (0 keeps the start, 1 the trained weights), got {config.interpolation}")
+    interpolation = INTERPOLATION.get(config.arch, DEFAULT_INTERPOLATION) if config.interpolation is None else config.interpolation
+    if not 0 <= interpolation <= 1:
+        raise ValueError(f"interpolation must be in [0, 1] (0 keeps the start, 1 the trained weights), got {interpolation}")
     torch.manual_seed(config.seed)
     rng = random.Random(config.seed)
     start = time.perf_counter()
@@ -168,7 +176,7 @@ def train(dataset: Dataset, config: TrainConfig, progress: bool = True) -> Train
         means = class_mean_features(mapper, dataset, description_indices(dataset, train_indices))
         mapper.head.prototypes.data.copy_(means)
         mapper.prior_prototypes.copy_(means)
-        alpha = config.interpolation
+        alpha = interpolation
     start_state = copy.deepcopy(mapper.state_dict())
     optimizer = torch.optim.AdamW(mapper.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     steps = config.epochs * -(-len(train_indices) // config.batch_size)

@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from mapper.fingerprint import tensor_sha256
-from mapper.models import ARCHITECTURES, Mapper, MapperConfig, blend, top_classes
+from mapper.models import ARCHITECTURES, Mapper, MapperConfig, MeanPool, blend, top_classes
 
 
 def make(arch: str, z: torch.Tensor) -> Mapper:
@@ -37,7 +37,8 @@ def test_save_load_round_trip(arch, z, tmp_path):
         torch.nn.init.normal_(p)
     if mapper.is_classifier:  # a memory that speaks for every text
         mapper.config.memory_threshold = -1.0
-        mapper.memory.store(torch.randn(6, 16), torch.tensor([0, 1, 0, 1, 1, 0]), torch.rand(2, 1000).softmax(-1))
+        rows, definitions = torch.tensor([0, 1, 0, 1, 1, 0]), torch.tensor([0, 0, 1, 0, 1, 0]).bool()
+        mapper.memory.store(torch.randn(6, 16), rows, torch.rand(2, 1000).softmax(-1), definitions)
     mapper.save_pretrained(tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["config.json", "model.safetensors"]
     loaded = Mapper.from_pretrained(tmp_path)
@@ -55,13 +56,31 @@ def test_memory_speaks_only_near_its_examples(z):
     alone = mapper.class_probabilities(hidden, mask)
     recalled = torch.zeros(1, 1000)
     recalled[0, 42] = 1.0
-    mapper.memory.store(mapper.features(hidden[:1], mask[:1]), torch.tensor([0]), recalled)
+    mapper.memory.store(mapper.features(hidden[:1], mask[:1]), torch.tensor([0]), recalled, torch.tensor([False]))
     mixed = mapper.class_probabilities(hidden, mask)
     share = mapper.config.memory_weight
     assert torch.allclose(mixed[0], (1 - share) * alone[0] + share * recalled[0], atol=1e-6)
     assert torch.equal(mixed[1], alone[1])  # cosine -1, under the threshold
     assert torch.allclose(mapper(hidden, mask), mixed @ z, atol=1e-5)
     mapper.config.memory_weight = 0.0
+    assert torch.equal(mapper.class_probabilities(hidden, mask), alone)
+
+
+def test_memory_asks_more_of_a_definition(z):
+    mapper = make("classifier", z)
+    hidden, mask = torch.randn(1, 5, 16), torch.ones(1, 5, dtype=torch.long)
+    alone = mapper.class_probabilities(hidden, mask)
+    text = torch.nn.functional.normalize(mapper.features(hidden, mask), dim=-1)
+    other = torch.randn_like(text)
+    other = torch.nn.functional.normalize(other - (other @ text.T) * text, dim=-1)
+    key = 0.85 * text + (1 - 0.85**2) ** 0.5 * other  # cosine 0.85: past the threshold, short of a definition's
+    recalled = torch.zeros(1, 1000)
+    recalled[0, 42] = 1.0
+    config = mapper.config
+    assert config.memory_threshold < 0.85 < config.memory_definition_threshold
+    mapper.memory.store(key, torch.tensor([0]), recalled, torch.tensor([False]))
+    assert mapper.class_probabilities(hidden, mask)[0, 42] >= config.memory_weight
+    mapper.memory.store(key, torch.tensor([0]), recalled, torch.tensor([True]))
     assert torch.equal(mapper.class_probabilities(hidden, mask), alone)
 
 
@@ -79,10 +98,11 @@ def test_classifier_saved_without_memory_still_loads(z, tmp_path):
 
 def test_memory_refuses_rows_outside_its_table(z):
     memory = make("classifier", z).memory
+    flags = torch.zeros(3, dtype=torch.bool)
     with pytest.raises(ValueError, match="rows must index 2 distributions"):
-        memory.store(torch.randn(3, 16), torch.tensor([0, 1, 2]), torch.rand(2, 1000))
-    with pytest.raises(ValueError, match="3 keys, 2 rows"):
-        memory.store(torch.randn(3, 16), torch.tensor([0, 1]), torch.rand(2, 1000))
+        memory.store(torch.randn(3, 16), torch.tensor([0, 1, 2]), torch.rand(2, 1000), flags)
+    with pytest.raises(ValueError, match="3 keys, 2 rows, 3 definition flags"):
+        memory.store(torch.randn(3, 16), torch.tensor([0, 1]), torch.rand(2, 1000), flags)
 
 
 def test_adapter_starts_as_the_classifier(z):
@@ -93,6 +113,21 @@ def test_adapter_starts_as_the_classifier(z):
     assert torch.equal(adapter.class_logits(hidden, mask), classifier.class_logits(hidden, mask))
     torch.nn.init.normal_(adapter.pool.mlp[-1].weight)  # once its output layer learns, it changes the text
     assert not torch.allclose(adapter.class_logits(hidden, mask), classifier.class_logits(hidden, mask))
+
+
+def test_windowed_pooling_starts_as_mean_and_never_reads_padding(z):
+    mapper = make("windowed", z)
+    hidden, mask = torch.randn(2, 6, 16), torch.ones(2, 6, dtype=torch.long)
+    mask[0, 3:] = 0
+    mean = MeanPool()(hidden, mask)
+    assert torch.allclose(mapper.features(hidden, mask), mean, atol=1e-6)
+    torch.nn.init.normal_(mapper.pool.score.weight)  # once trained, each score reads its token's window
+    features = mapper.features(hidden, mask)
+    assert not torch.allclose(features, mean, atol=1e-2)
+    padded = hidden.clone()
+    padded[0, 3:] = 99.0  # the last real token's window reaches under the mask
+    assert torch.allclose(mapper.features(padded, mask)[0], features[0], atol=1e-5)
+    assert torch.allclose(mapper.features(hidden[:1, :3], mask[:1, :3])[0], features[0], atol=1e-5)
 
 
 def test_mismatched_encoder_or_gan_is_refused(z):

@@ -39,6 +39,9 @@ def test_training_stores_every_training_sentence_in_memory(small_mapper_dir, sma
     assert (features @ mapper.memory.keys.T).max(-1).values.min() > 0.999  # each one finds itself
     recalled = mapper.memory.distributions[mapper.memory.rows[:50]]
     assert torch.allclose(recalled, ds.target_distribution(train_indices[:50]))
+    sources = [ds.sentences[i].source for i in train_indices]
+    assert mapper.memory.definitions.tolist() == [s in ("gloss", "family") for s in sources]
+    assert 0 < sum(mapper.memory.definitions.tolist()) < len(sources)
 
 
 def test_model_card_states_the_memory(small_mapper_dir, small_dataset_dir):
