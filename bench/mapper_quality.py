@@ -73,7 +73,8 @@ def main() -> None:
     parser.add_argument("--dataset", type=Path, required=True)
     parser.add_argument("--eval", type=Path, nargs="*", default=[])
     parser.add_argument("--arch", nargs="*", default=sorted(ARCHITECTURES))
-    parser.add_argument("--ablation", action="store_true", help="also train the default arch on growing source sets")
+    parser.add_argument("--ablation", action="store_true", help="also train one arch on growing source sets")
+    parser.add_argument("--ablation-arch", choices=sorted(ARCHITECTURES), default=DEFAULT_ARCH, help="(default %(default)s)")
     parser.add_argument("--ablation-epochs", type=int, default=3, help="epochs per ablation run (default %(default)s)")
     args = parser.parse_args()
 
@@ -106,9 +107,10 @@ def main() -> None:
             print(row(f"{arch} + CSLS readout", csls, columns, "same model"), flush=True)
 
     if args.ablation:
-        print(f"\nData ablation ({DEFAULT_ARCH}, {args.ablation_epochs} epochs, same held-out splits):\n\n{header}")
+        print(f"\nData ablation ({args.ablation_arch}, {args.ablation_epochs} epochs, same held-out splits):\n\n{header}")
         for name, sources in ABLATION.items():
-            result = train(dataset, TrainConfig(epochs=args.ablation_epochs, sources=sources), progress=False)
+            config = TrainConfig(arch=args.ablation_arch, epochs=args.ablation_epochs, sources=sources)
+            result = train(dataset, config, progress=False)
             metrics = {**result.metrics, **score_sets(result.mapper, encoder, sets, dataset.class_embeddings)}
             print(row(name, metrics, columns, f"{result.seconds:.0f} s"), flush=True)
 
