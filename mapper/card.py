@@ -22,7 +22,11 @@ def metrics_table(metrics: dict[str, dict[str, float]]) -> str:
 def memory_note(mapper: Mapper) -> str:
     if not mapper.is_classifier or not len(mapper.memory):
         return ""
-    return f" and a memory of its {len(mapper.memory):,} training sentences (consulted within cosine {mapper.config.memory_threshold})"
+    c = mapper.config
+    return (
+        f" and a memory of its {len(mapper.memory):,} training sentences (consulted within cosine "
+        f"{c.memory_threshold}, {c.memory_definition_threshold} for definitions)"
+    )
 
 
 def model_card(mapper: Mapper, repo_id: str, metrics: dict, manifest: dict, train_info: dict) -> str:
