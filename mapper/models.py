@@ -193,8 +193,8 @@ class ExampleMemory(nn.Module):
     def __init__(self, config: MapperConfig):
         super().__init__()
         self.config = config
-        n = config.hidden_size, config.num_classes
-        self.store(torch.zeros(0, n[0]), torch.zeros(0, dtype=torch.long), torch.zeros(0, n[1]), torch.zeros(0, dtype=torch.bool))
+        nothing = torch.zeros(0, dtype=torch.long)
+        self.store(torch.zeros(0, config.hidden_size), nothing, torch.zeros(0, config.num_classes), nothing.bool())
 
     def store(self, keys: torch.Tensor, rows: torch.Tensor, distributions: torch.Tensor, definitions: torch.Tensor) -> None:
         """keys (n, hidden): pooled features; rows (n,): each one's row of distributions (u, classes);

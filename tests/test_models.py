@@ -84,7 +84,7 @@ def test_memory_asks_more_of_a_definition(z):
     assert torch.equal(mapper.class_probabilities(hidden, mask), alone)
 
 
-def test_classifier_saved_without_memory_still_loads(z, tmp_path):
+def test_memory_less_classifier_loads_and_a_partial_memory_is_refused(z, tmp_path):
     from safetensors.torch import load_file, save_file
 
     mapper = make("classifier", z)
@@ -94,6 +94,11 @@ def test_classifier_saved_without_memory_still_loads(z, tmp_path):
     loaded = Mapper.from_pretrained(tmp_path)
     hidden, mask = torch.randn(2, 5, 16), torch.ones(2, 5, dtype=torch.long)
     assert len(loaded.memory) == 0 and torch.equal(loaded(hidden, mask), mapper(hidden, mask))
+    mapper.memory.store(torch.randn(2, 16), torch.tensor([0, 0]), torch.rand(1, 1000), torch.tensor([True, False]))
+    mapper.save_pretrained(tmp_path)
+    save_file({k: v for k, v in load_file(weights).items() if k != "memory.definitions"}, weights)
+    with pytest.raises(ValueError, match="a memory without memory.definitions"):
+        Mapper.from_pretrained(tmp_path)
 
 
 def test_memory_refuses_rows_outside_its_table(z):
