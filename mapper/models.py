@@ -82,6 +82,12 @@ class MeanPool(nn.Module):
         return (hidden * weights).sum(1) / weights.sum(1).clamp(min=1)
 
 
+def attend(scores: torch.Tensor, hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Average of the tokens weighted by softmax(scores) over the real ones: (batch, seq) -> (batch, hidden)."""
+    scores = scores.masked_fill(mask == 0, float("-inf"))
+    return (scores.softmax(dim=1).unsqueeze(-1) * hidden).sum(1)
+
+
 class AttentionPool(nn.Module):
     """Weighted average of the tokens, weights from a learned query; starts out as mean pooling."""
 
@@ -91,9 +97,7 @@ class AttentionPool(nn.Module):
         self.query = nn.Parameter(torch.zeros(hidden_size))
 
     def forward(self, hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        scores = self.key(hidden) @ self.query / hidden.shape[-1] ** 0.5
-        scores = scores.masked_fill(mask == 0, float("-inf"))
-        return (scores.softmax(dim=1).unsqueeze(-1) * hidden).sum(1)
+        return attend(self.key(hidden) @ self.query / hidden.shape[-1] ** 0.5, hidden, mask)
 
 
 class ContextPool(nn.Module):
@@ -158,9 +162,7 @@ class WindowedAttentionPool(nn.Module):
 
     def forward(self, hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         context = self.conv((hidden * mask.unsqueeze(-1).to(hidden.dtype)).transpose(1, 2))  # padding reads as zeros
-        scores = self.score(F.gelu(context).transpose(1, 2)).squeeze(-1)
-        scores = scores.masked_fill(mask == 0, float("-inf"))
-        return (scores.softmax(dim=1).unsqueeze(-1) * hidden).sum(1)
+        return attend(self.score(F.gelu(context).transpose(1, 2)).squeeze(-1), hidden, mask)
 
 
 class CosineClassifier(nn.Module):
