@@ -15,8 +15,12 @@ out.images[0].save("cat.png"); print(out.classes[:3])
 
 
 def metrics_table(metrics: dict[str, dict[str, float]]) -> str:
-    rows = "\n".join(f"| {split} | {m['top1']:.3f} | {m['top5']:.3f} |" for split, m in metrics.items())
-    return "| evaluation set | top-1 | top-5 |\n|---|---|---|\n" + rows
+    def cell(m: dict[str, float], key: str) -> str:
+        return f"{m[key]:.3f}" if key in m else ""
+
+    keys = ("top1", "top5", "flagged")
+    rows = "\n".join(f"| {split} | " + " | ".join(cell(m, k) for k in keys) + " |" for split, m in metrics.items())
+    return "| evaluation set | top-1 | top-5 | read as outside ImageNet |\n|---|---|---|---|\n" + rows
 
 
 def memory_note(mapper: Mapper) -> str:
@@ -27,6 +31,10 @@ def memory_note(mapper: Mapper) -> str:
         f" and a memory of its {len(mapper.memory):,} training sentences (consulted within cosine "
         f"{c.memory_threshold}, {c.memory_definition_threshold} for definitions)"
     )
+
+
+def outside_note(mapper: Mapper) -> str:
+    return ", and is flagged as outside ImageNet (trained on WordNet nouns no class covers)" if mapper.has_outside else ""
 
 
 def model_card(mapper: Mapper, repo_id: str, metrics: dict, manifest: dict, train_info: dict) -> str:
@@ -66,8 +74,8 @@ the glosses of some classes are held out. Manifest:
 ```
 
 ## Intended use and limitations
-For a fun demo: one of ImageNet's 1000 classes (or a blend) from a sentence. It knows nothing outside those
-classes: a sentence about a concept ImageNet lacks gets the nearest class it has. It picks one subject;
+For a fun demo: one of ImageNet's 1000 classes (or a blend) from a sentence. It draws nothing outside those
+classes: a sentence about a thing ImageNet lacks gets the nearest classes it has{outside_note(mapper)}. It picks one subject;
 compositions ("a cat riding a horse") come out as one of the two, or a hybrid. Inherits the biases of WordNet,
 ImageNet and the encoder.
 """

@@ -1,7 +1,8 @@
 """The seed dictionary on disk: sentences (X through the encoder) paired with BigGAN class vectors (Z).
 
 Layout of a dataset folder, all open formats:
-  sentences.jsonl       one `Sentence` per line (text, class_index, wnid, source, template, split, targets)
+  sentences.jsonl       one `Sentence` per line (text, class_index, wnid, source, template, split, targets,
+                        outside; a dataset built before outside words lacks the last, and has none)
   features.safetensors  tokens (n_tokens, hidden) float16: every real token's last hidden state, sentences
                         back to back; offsets (n_sentences + 1,) int64: sentence i owns tokens[offsets[i]:
                         offsets[i+1]]; class_embeddings (1000, 128) float32: Z
@@ -66,12 +67,23 @@ class Dataset:
         return [i for i, s in enumerate(self.sentences) if s.split == split]
 
     def target_distribution(self, indices: list[int]) -> torch.Tensor:
-        """(batch, 1000) class distribution of each sentence."""
+        """(batch, 1000) class distribution of each sentence; uniform for one that names no class in particular."""
         out = torch.zeros(len(indices), NUM_CLASSES)
         for row, i in enumerate(indices):
-            for c, p in self.sentences[i].targets:
+            targets = self.sentences[i].targets
+            if not targets:
+                out[row] = 1 / NUM_CLASSES
+            for c, p in targets:
                 out[row, c] = p
         return out
+
+    def outside_flags(self, indices: list[int]) -> torch.Tensor:
+        """(batch,) 1.0 for each sentence that names nothing among the classes."""
+        return torch.tensor([float(self.sentences[i].outside) for i in indices])
+
+    @property
+    def has_outside(self) -> bool:
+        return any(s.outside for s in self.sentences)
 
 
 def encode_sentences(encoder: TextEncoder, texts: list[str], batch_size: int = 256) -> tuple[torch.Tensor, torch.Tensor]:

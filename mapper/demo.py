@@ -1,7 +1,8 @@
-"""The Gradio interface: one loaded pipeline behind a Blocks page and a named /generate API endpoint.
+"""The Gradio interface: one loaded pipeline behind a Blocks page and two named API endpoints.
 
-API: generate(text, truncation=0.4, seed=-1, num_images=1, blend=0.5) -> (images, top-5 classes, seed used).
-seed -1 draws a random seed. In the page, ticking "random seed" draws it in the browser before /generate (no
+API: generate(text, truncation=0.4, seed=-1, num_images=1, blend=0.5) -> (images, top-5 classes, seed used);
+read(text) -> what the mapper read (mapper.reading.Reading.to_json: classes, group, words, outside).
+seed -1 draws a random seed. The page reads the text first and shows the reading beside the images. In the page, ticking "random seed" draws it in the browser before /generate (no
 round trip to the server), so the seed box always shows the seed behind the images on screen.
 """
 from __future__ import annotations
@@ -14,7 +15,8 @@ from PIL import Image
 from mapper.device import on_gpu
 from mapper.fallback import LoadedPipeline
 from mapper.gan import HUB_REPOS, MAX_SEED
-from mapper.pipeline import DEFAULT_BLEND, DEFAULT_TRUNCATION, MAX_IMAGES, TOP_K, TextToImagePipeline
+from mapper.pipeline import DEFAULT_BLEND, DEFAULT_TRUNCATION, MAX_IMAGES, TextToImagePipeline
+from mapper.reading import TOP_K, reading_note
 
 RANDOM_SEED = -1
 # Runs in the browser, sparing a round trip: with "random seed" ticked, a fresh seed goes into the seed box
@@ -63,6 +65,27 @@ def make_generate(pipeline: TextToImagePipeline) -> Callable[..., tuple[list[Ima
         return out.images, dict(out.classes), out.seed
 
     return on_gpu(generate)
+
+
+def make_read(pipeline: TextToImagePipeline) -> Callable[[str], dict]:
+    """The /read handler: the reading as JSON; bad text becomes a gr.Error, as in /generate."""
+
+    def read(text: str) -> dict:
+        try:
+            return pipeline.read(text).to_json()
+        except ValueError as err:
+            raise gr.Error(str(err), print_exception=False) from None
+
+    return read
+
+
+def show_reading(reading: dict | None) -> tuple[str, list[tuple[str, float]]]:
+    """The page's view of a /read answer: a sentence (the group, or what ImageNet lacks) and the words
+    shaded by weight."""
+    if not reading:
+        return "", []
+    top = max((w for _, w in reading["words"]), default=1.0) or 1.0
+    return reading_note(reading), [(word, round(w / top, 3)) for word, w in reading["words"]]
 
 
 def hub_link(name: str) -> str:
@@ -123,11 +146,21 @@ def build_demo(loaded: LoadedPipeline) -> gr.Blocks:
                     label="Images", format="png", columns=2, object_fit="contain", height="auto",
                     buttons=["download", "fullscreen"], elem_id="images",
                 )
+                note = gr.Markdown(elem_id="reading-note")
+                words = gr.HighlightedText(
+                    label="Words the mapper weighed", show_legend=False, combine_adjacent=False, elem_id="words"
+                )
                 readout = gr.Label(num_top_classes=TOP_K, label=f"Top-{TOP_K} classes", elem_id="readout")
+                with gr.Accordion("Reading (JSON, as /read gives it)", open=False):
+                    reading = gr.JSON(elem_id="reading")
         gr.on(
             [button.click, text.submit], None, [seed, randomize], seed, js=PICK_SEED_JS,
             queue=False, api_visibility="private", show_progress="hidden",
         ).then(
+            make_read(loaded.pipeline), [text], [reading], api_name="read", show_progress="hidden",
+        ).success(
+            show_reading, [reading], [note, words], queue=False, api_visibility="private", show_progress="hidden",
+        ).success(
             make_generate(loaded.pipeline), [text, truncation, seed, num_images, blend], [gallery, readout, seed],
             api_name="generate", show_progress_on=[gallery, readout],
         )

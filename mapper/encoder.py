@@ -74,6 +74,18 @@ class TextEncoder:
         hidden = self.model(**batch).last_hidden_state
         return EncoderOutput(hidden.float(), batch["attention_mask"])
 
+    def word_spans(self, text: str) -> list[tuple[int, int] | None]:
+        """For each token that encode([text]) gives, the span in `text` of the word it is part of (the
+        tokenizer's own words: "dog." is "dog" and "."); None for special tokens."""
+        batch = self.tokenizer(text, truncation=True, max_length=self.max_length, return_offsets_mapping=True)
+        word_ids = batch.word_ids()
+        spans: dict[int, tuple[int, int]] = {}
+        for word, (start, end) in zip(word_ids, batch["offset_mapping"]):
+            if word is not None:
+                first, last = spans.get(word, (start, end))
+                spans[word] = (min(first, start), max(last, end))
+        return [None if word is None else spans[word] for word in word_ids]
+
 
 class PackedLinear(nn.Module):
     """A frozen nn.Linear with its weight laid out once in oneDNN's blocked format.

@@ -17,7 +17,7 @@ import torch
 
 from mapper.encoder import TextEncoder
 from mapper.models import Mapper, top_classes
-from mapper.pipeline import class_names
+from mapper.reading import class_names
 
 
 def accuracy(top: torch.Tensor, labels: list[set[int]]) -> dict[str, float]:

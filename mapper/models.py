@@ -16,6 +16,8 @@ Every mapper is a pooling (where to look among the tokens) followed by a head (w
               window of tokens) to find the sentence's subject, pooling the encoder's own states: the default
 The classifiers also carry a memory of their training sentences (ExampleMemory): where a text's pooled
 features are close to one, the class distribution of its nearest examples is mixed into the probabilities.
+Classifiers trained with outside words (mapper/outside.py) also say how likely the text is to name nothing
+among the 1000 classes (OutsideHead), and every pooling says how much each token weighed.
 """
 from __future__ import annotations
 
@@ -47,6 +49,8 @@ COSINE_TEMPERATURE = 0.05
 # Saved in float16 (and rounded to it when stored, so a round-trip is exact): the memory's keys are most
 # of the file, and cosines move by less than 1e-3.
 HALF_PRECISION = {"memory.keys"}
+OUTSIDE_THRESHOLD = 0.5  # above it, a text is read as naming nothing ImageNet has
+MEMORY_PARTS = ("keys", "rows", "distributions", "definitions", "outside")
 
 
 @dataclass
@@ -68,6 +72,8 @@ class MapperConfig:
     memory_threshold: float = 0.8  # the cosine of the nearest below which the memory stays silent,
     memory_definition_threshold: float = 0.9  # or, when the nearest is a definition, this one,
     memory_weight: float = 0.6  # and its share of the probabilities when it speaks (0: never)
+    outside: bool = False  # has an OutsideHead (classifiers trained with outside words; older mappers never flag)
+    outside_dim: int = 256
     num_classes: int = 1000
     embedding_dim: int = 128
 
@@ -81,11 +87,19 @@ class MeanPool(nn.Module):
         weights = mask.unsqueeze(-1).to(hidden.dtype)
         return (hidden * weights).sum(1) / weights.sum(1).clamp(min=1)
 
+    def token_weights(self, hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """(batch, seq): what each token weighs in the pooled features; each row sums to 1 over real tokens."""
+        weights = mask.to(hidden.dtype)
+        return weights / weights.sum(1, keepdim=True).clamp(min=1)
 
-def attend(scores: torch.Tensor, hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Average of the tokens weighted by softmax(scores) over the real ones: (batch, seq) -> (batch, hidden)."""
-    scores = scores.masked_fill(mask == 0, float("-inf"))
-    return (scores.softmax(dim=1).unsqueeze(-1) * hidden).sum(1)
+
+def masked_softmax(scores: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """softmax over the real tokens only: (batch, seq) -> (batch, seq)."""
+    return scores.masked_fill(mask == 0, float("-inf")).softmax(dim=1)
+
+
+def weighted_sum(weights: torch.Tensor, hidden: torch.Tensor) -> torch.Tensor:
+    return (weights.unsqueeze(-1) * hidden).sum(1)
 
 
 class AttentionPool(nn.Module):
@@ -96,8 +110,11 @@ class AttentionPool(nn.Module):
         self.key = nn.Linear(hidden_size, hidden_size)
         self.query = nn.Parameter(torch.zeros(hidden_size))
 
+    def token_weights(self, hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return masked_softmax(self.key(hidden) @ self.query / hidden.shape[-1] ** 0.5, mask)
+
     def forward(self, hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        return attend(self.key(hidden) @ self.query / hidden.shape[-1] ** 0.5, hidden, mask)
+        return weighted_sum(self.token_weights(hidden, mask), hidden)
 
 
 class ContextPool(nn.Module):
@@ -121,6 +138,9 @@ class ContextPool(nn.Module):
     def forward(self, hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         return self.pool(self.layer(hidden, src_key_padding_mask=mask == 0), mask)
 
+    def token_weights(self, hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return self.pool.token_weights(self.layer(hidden, src_key_padding_mask=mask == 0), mask)
+
 
 class AdaptedPool(nn.Module):
     """Attention pooling, then a residual MLP whose output layer starts at zero.
@@ -141,6 +161,9 @@ class AdaptedPool(nn.Module):
         pooled = self.pool(hidden, mask)
         return pooled + self.mlp(pooled)
 
+    def token_weights(self, hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return self.pool.token_weights(hidden, mask)
+
 
 class WindowedAttentionPool(nn.Module):
     """Attention pooling whose score for each token reads the tokens around it; pools the encoder's own states.
@@ -160,9 +183,12 @@ class WindowedAttentionPool(nn.Module):
         nn.init.zeros_(self.score.weight)
         nn.init.zeros_(self.score.bias)
 
-    def forward(self, hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    def token_weights(self, hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         context = self.conv((hidden * mask.unsqueeze(-1).to(hidden.dtype)).transpose(1, 2))  # padding reads as zeros
-        return attend(self.score(F.gelu(context).transpose(1, 2)).squeeze(-1), hidden, mask)
+        return masked_softmax(self.score(F.gelu(context).transpose(1, 2)).squeeze(-1), mask)
+
+    def forward(self, hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return weighted_sum(self.token_weights(hidden, mask), hidden)
 
 
 class CosineClassifier(nn.Module):
@@ -190,6 +216,7 @@ class ExampleMemory(nn.Module):
     speaks alone. Definitions share their wording ("any of various...", "a breed of..."), so a definition
     of another thing sits nearer than a caption of another thing would: when the nearest example is a
     definition, it must be `definition_threshold` similar. Sentences sharing a distribution share its row.
+    Each example also records whether it names nothing among the classes, recalled the same way.
     """
 
     def __init__(self, config: MapperConfig):
@@ -198,33 +225,66 @@ class ExampleMemory(nn.Module):
         nothing = torch.zeros(0, dtype=torch.long)
         self.store(torch.zeros(0, config.hidden_size), nothing, torch.zeros(0, config.num_classes), nothing.bool())
 
-    def store(self, keys: torch.Tensor, rows: torch.Tensor, distributions: torch.Tensor, definitions: torch.Tensor) -> None:
+    def store(
+        self, keys: torch.Tensor, rows: torch.Tensor, distributions: torch.Tensor, definitions: torch.Tensor,
+        outside: torch.Tensor | None = None,
+    ) -> None:
         """keys (n, hidden): pooled features; rows (n,): each one's row of distributions (u, classes);
-        definitions (n,): whether each example is a definition."""
-        if not len(keys) == len(rows) == len(definitions) or (len(rows) and not 0 <= int(rows.min()) <= int(rows.max()) < len(distributions)):
+        definitions (n,): whether each example is a definition; outside (n,): whether it names no class
+        (None: none does)."""
+        outside = torch.zeros(len(keys), dtype=torch.bool) if outside is None else outside
+        if not len(keys) == len(rows) == len(definitions) == len(outside) or (
+            len(rows) and not 0 <= int(rows.min()) <= int(rows.max()) < len(distributions)
+        ):
             raise ValueError(
-                f"memory: {len(keys)} keys, {len(rows)} rows, {len(definitions)} definition flags; "
-                f"rows must index {len(distributions)} distributions"
+                f"memory: {len(keys)} keys, {len(rows)} rows, {len(definitions)} definition flags, {len(outside)} "
+                f"outside flags; rows must index {len(distributions)} distributions"
             )
         self.register_buffer("keys", F.normalize(keys.float(), dim=-1).half().float())  # saved as float16
         self.register_buffer("rows", rows.long())
         self.register_buffer("distributions", distributions.float())
         self.register_buffer("definitions", definitions.bool())
+        self.register_buffer("outside", outside.bool())
 
     def __len__(self) -> int:
         return len(self.keys)
 
-    def forward(self, features: torch.Tensor, probs: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, features: torch.Tensor, probs: torch.Tensor, outside: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(probs (batch, classes), P(outside) (batch,)), each with the nearest examples' mixed in."""
         config = self.config
         if len(self) == 0 or config.memory_weight == 0:
-            return probs
+            return probs, outside
         cosines = F.normalize(features, dim=-1) @ self.keys.T
         nearest, index = cosines.topk(min(config.memory_k, len(self)), dim=-1)
         weights = (nearest / config.memory_temperature).softmax(-1)
         recalled = torch.einsum("bk,bkc->bc", weights, self.distributions[self.rows[index]])
         threshold = torch.where(self.definitions[index[:, 0]], config.memory_definition_threshold, config.memory_threshold)
-        share = config.memory_weight * (nearest[:, 0] >= threshold).to(probs.dtype).unsqueeze(-1)
-        return (1 - share) * probs + share * recalled
+        share = config.memory_weight * (nearest[:, 0] >= threshold).to(probs.dtype)
+        recalled_outside = (weights * self.outside[index].to(weights.dtype)).sum(-1)
+        return torch.lerp(probs, recalled, share.unsqueeze(-1)), torch.lerp(outside, recalled_outside, share)
+
+
+class OutsideHead(nn.Module):
+    """Logit of "the text names nothing among the classes", from the pooled features (normalised, as the
+    classifier reads them). Trained on outside words (mapper/outside.py) beside the classes' sentences."""
+
+    def __init__(self, hidden_size: int, width: int, dropout: float):
+        super().__init__()
+        self.mlp = mlp(hidden_size, width, 1, dropout)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return self.mlp(F.normalize(features, dim=-1)).squeeze(-1)
+
+
+@dataclass
+class MapperReading:
+    """What a mapper reads in a batch of texts."""
+
+    probs: torch.Tensor  # (batch, classes) the readout, memory mixed in
+    outside: torch.Tensor  # (batch,) P(the text names nothing among the classes); 0 for a mapper without a head
+    token_weights: torch.Tensor  # (batch, seq) what each token weighed in the pooled features
 
 
 def cosine_logits(features: torch.Tensor, prototypes: torch.Tensor, scale: float) -> torch.Tensor:
@@ -260,7 +320,10 @@ class Mapper(nn.Module):
             self.prior_pool = MeanPool()
             self.register_buffer("prior_prototypes", torch.zeros(config.num_classes, config.hidden_size))
             self.memory = ExampleMemory(config)
+            if config.outside:
+                self.outside_head = OutsideHead(config.hidden_size, config.outside_dim, config.dropout)
         self.is_classifier = head == "classifier"
+        self.has_outside = self.is_classifier and config.outside
 
     def features(self, hidden_states: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         """The pooled text representation the head reads: (batch, hidden)."""
@@ -271,6 +334,14 @@ class Mapper(nn.Module):
         vector. What training fits."""
         return self._logits(self.features(hidden_states, attention_mask), hidden_states, attention_mask)
 
+    def training_logits(
+        self, hidden_states: torch.Tensor, attention_mask: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """What training fits, from one pooling: class logits and outside logits (None without a head)."""
+        features = self.features(hidden_states, attention_mask)
+        outside = self.outside_head(features) if self.has_outside else None
+        return self._logits(features, hidden_states, attention_mask), outside
+
     def _logits(self, features: torch.Tensor, hidden_states: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         out = self.head(features)
         if self.is_classifier:
@@ -278,11 +349,22 @@ class Mapper(nn.Module):
             return out + cosine_logits(prior, self.prior_prototypes, self.config.logit_scale)
         return cosine_to_classes(out, self.class_embeddings) / COSINE_TEMPERATURE
 
+    def _probabilities(
+        self, features: torch.Tensor, hidden_states: torch.Tensor, attention_mask: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        probs = self._logits(features, hidden_states, attention_mask).softmax(-1)
+        outside = self.outside_head(features).sigmoid() if self.has_outside else probs.new_zeros(len(probs))
+        return self.memory(features, probs, outside) if self.is_classifier else (probs, outside)
+
     def class_probabilities(self, hidden_states: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         """(batch, 1000) probabilities over the classes, the memory's recall mixed in: the readout."""
+        return self._probabilities(self.features(hidden_states, attention_mask), hidden_states, attention_mask)[0]
+
+    def read(self, hidden_states: torch.Tensor, attention_mask: torch.Tensor) -> MapperReading:
+        """The readout, the outside probability and the token weights, from one pass."""
         features = self.features(hidden_states, attention_mask)
-        probs = self._logits(features, hidden_states, attention_mask).softmax(-1)
-        return self.memory(features, probs) if self.is_classifier else probs
+        probs, outside = self._probabilities(features, hidden_states, attention_mask)
+        return MapperReading(probs, outside, self.pool.token_weights(hidden_states, attention_mask))
 
     def forward(self, hidden_states: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         """(batch, seq, hidden) + (batch, seq) mask -> (batch, 128) class vectors."""
@@ -308,10 +390,11 @@ class Mapper(nn.Module):
         state = load_file(weights_path)
         mapper = cls(config, state["class_embeddings"])
         if mapper.is_classifier and "memory.keys" in state:  # sized by what was saved
-            parts = [f"memory.{k}" for k in ("keys", "rows", "distributions", "definitions")]
-            if missing := [k for k in parts if k not in state]:
+            parts = [f"memory.{k}" for k in MEMORY_PARTS]
+            if missing := [k for k in parts[:-1] if k not in state]:
                 raise ValueError(f"{weights_path}: a memory without {', '.join(missing)}")
-            mapper.memory.store(*(state[k] for k in parts))
+            mapper.memory.store(*(state.get(k) for k in parts))  # saved before outside words: no outside flags
+            state.setdefault("memory.outside", mapper.memory.outside)
         elif mapper.is_classifier:  # saved before classifiers had a memory: an empty one
             state.update({f"memory.{k}": v for k, v in mapper.memory.state_dict().items()})
         mapper.load_state_dict(state, strict=True)

@@ -5,13 +5,10 @@ messages to people as they are.
 """
 from __future__ import annotations
 
-import json
 import secrets
-from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
 from numbers import Real
-from pathlib import Path
 
 import torch
 from PIL import Image
@@ -19,17 +16,15 @@ from PIL import Image
 from mapper.device import cpu_threads, default_device
 from mapper.encoder import TextEncoder
 from mapper.gan import MAX_SEED, Generator, to_pil
-from mapper.models import Mapper, blend
+from mapper.models import OUTSIDE_THRESHOLD, Mapper, blend
+from mapper.reading import Reading, read
 
 MAX_TEXT_CHARS = 1000
 MAX_IMAGES = 4
-TOP_K = 5
 DEFAULT_TRUNCATION = 0.4
 DEFAULT_BLEND = 0.5
-# The readout's names, written from WordNet by wordnet_class_names(): reading WordNet costs ~5 s of every start.
-CLASS_NAMES_FILE = Path(__file__).with_name("class_names.json")
-# Class distributions of the last texts seen, 4 KB each: people click the examples and redraw the same text
-# with new seeds, and then the encoder and mapper need not run again.
+# Readings of the last texts seen, 4 KB each: people click the examples and redraw the same text with new
+# seeds, and then the encoder and mapper need not run again.
 TEXT_CACHE_SIZE = 256
 # The encoder's matrices are a few dozen rows each: a second thread gains little on them and loses much when
 # it has to wait for a core (in the app, the server's own threads want one at the start of every request).
@@ -41,26 +36,11 @@ class PipelineOutput:
     images: list[Image.Image]
     classes: list[tuple[str, float]]  # the mapper's top-5 ImageNet classes with their probabilities
     seed: int  # the seed used: pass it again to get the same images
+    reading: Reading  # the same classes, the group, the words weighed and whether ImageNet has the thing
 
 
 def random_seed() -> int:
     return secrets.randbelow(MAX_SEED + 1)
-
-
-def class_names() -> list[str]:
-    """Readable names of the 1000 classes, unique, as wordnet_class_names() gives them."""
-    return json.loads(CLASS_NAMES_FILE.read_text(encoding="utf-8"))
-
-
-def wordnet_class_names() -> list[str]:
-    """Readable names of the 1000 classes, unique: a name two classes share gets its hypernym
-    ("crane (wading bird)", "crane (lifting device)"), so a readout never merges them."""
-    # WordNet, only to write CLASS_NAMES_FILE: the served app never loads it.
-    from mapper.classes import imagenet_classes
-
-    classes = imagenet_classes()
-    counts = Counter(c.name for c in classes)
-    return [c.name if counts[c.name] == 1 else f"{c.name} ({c.hypernyms[-1]})" for c in classes]
 
 
 class TextToImagePipeline:
@@ -71,10 +51,9 @@ class TextToImagePipeline:
         self.encoder = encoder
         self.mapper = mapper.eval().to(generator.device)
         self.generator = generator
-        self.class_names = class_names()
         # Bounded and thread-safe; the tensors it returns are shared, so nothing may change them in place
         # (inference tensors refuse it outside inference mode).
-        self.remembered_distribution = lru_cache(maxsize=text_cache_size)(self.compute_distribution)
+        self.remembered = lru_cache(maxsize=text_cache_size)(self.compute_reading)
 
     @classmethod
     def from_pretrained(
@@ -94,14 +73,22 @@ class TextToImagePipeline:
         again for a text among the last `text_cache_size` seen. Kept on the CPU, the cache holds no GPU memory
         and nothing tied to one GPU session (ZeroGPU attaches a GPU per request)."""
         check_text(text)
-        return self.remembered_distribution(text)
+        return self.remembered(text)[0]
+
+    def read(self, text: str) -> Reading:
+        """What the mapper reads in `text`: top classes, group, word weights, outside ImageNet or not."""
+        check_text(text)
+        return self.remembered(text)[1]
 
     @torch.inference_mode()
-    def compute_distribution(self, text: str) -> torch.Tensor:
+    def compute_reading(self, text: str) -> tuple[torch.Tensor, Reading]:
         with cpu_threads(ENCODER_THREADS):
             encoded = self.encoder.encode([text])
         hidden = encoded.hidden_states.to(self.generator.device)
-        return self.mapper.class_probabilities(hidden, encoded.attention_mask.to(hidden.device))[0].cpu()
+        out = self.mapper.read(hidden, encoded.attention_mask.to(hidden.device))
+        probs = out.probs[0].cpu()
+        spans = self.encoder.word_spans(text)
+        return probs, read(text, probs, float(out.outside[0]), spans, out.token_weights[0].cpu(), OUTSIDE_THRESHOLD)
 
     @torch.inference_mode()
     def __call__(
@@ -116,12 +103,11 @@ class TextToImagePipeline:
         check_text(text)
         num_images = check_settings(truncation, seed, num_images, blend_amount)
         seed = random_seed() if seed is None else int(seed)
-        probs = self.class_distribution(text)
+        probs, reading = self.remembered(text)
         vector = blend(probs[None].to(self.generator.device), self.mapper.class_embeddings, blend_amount)
         images = self.generator.generate(vector.expand(num_images, -1), truncation, seed)
-        top = probs.topk(TOP_K)
-        classes = [(self.class_names[i], float(p)) for p, i in zip(top.values, top.indices)]
-        return PipelineOutput(to_pil(images), classes, seed)
+        classes = [(name, p) for _, name, p in reading.classes]
+        return PipelineOutput(to_pil(images), classes, seed, reading)
 
 
 def check_text(text: str) -> None:

@@ -3,7 +3,8 @@
 Sources, each a way people talk about a thing:
   name      a lemma of the class ("tabby", "tabby cat") in a caption, first-person or descriptive template
   scene     the lemma as the subject of a scene with other objects and a place, so the mapper learns
-            to find the subject among context words ("a tabby cat chasing a tennis ball on the beach")
+            to find the subject among context words ("a tabby cat chasing a tennis ball on the beach"), or
+            as what a person does something with ("a nurse holding a tabby cat": template family "people")
   hypernym  the lemma placed by its hypernym ("a tabby cat, a kind of domestic cat")
   description  each lemma with the class's nearest hypernym and nothing else ("tabby cat, a kind of domestic
             cat"): the classifier starts from these, since the encoder puts a definition ("a cat with a grey
@@ -16,9 +17,12 @@ Sources, each a way people talk about a thing:
             does not learn that definitions belong only to classes whose definition it has seen
   everyday  an everyday word for an ancestor of several classes ("cat", "dog", "truck"), whose target
             is a distribution over those classes weighted towards the common sense (see `everyday_targets`)
+  outside   a word that names nothing ImageNet has ("woman", "the sun", "a dragon": mapper/outside.py),
+            flagged so, its target the classes that stand in for it or, where none do, no class in particular
 
 Splits hold out whole templates and, for a fraction of classes, all their gloss sentences, so held-out
-accuracy measures new wordings and unseen definitions, not memorised strings.
+accuracy measures new wordings and unseen definitions, not memorised strings; a fraction of the outside words
+is held out whole.
 """
 from __future__ import annotations
 
@@ -31,7 +35,8 @@ from functools import cache, lru_cache
 from mapper.classes import NUM_CLASSES, hypernym_paths, hyponyms, imagenet_classes, lemma_text, synset, wordnet
 
 TRAIN, HELDOUT_TEMPLATE, HELDOUT_GLOSS = "train", "heldout_template", "heldout_gloss"
-SPLITS = (TRAIN, HELDOUT_TEMPLATE, HELDOUT_GLOSS)
+HELDOUT_OUTSIDE = "heldout_outside"  # outside words never seen in training, and trained ones in held-out templates
+SPLITS = (TRAIN, HELDOUT_TEMPLATE, HELDOUT_GLOSS, HELDOUT_OUTSIDE)
 
 # {a}: "a tabby cat"  {the}: "the tabby cat"  {n}: "tabby cat"  {p}: "tabby cats"
 # {other}: another object with its article  {place}: a place  {hyper}: a hypernym with its article
@@ -98,6 +103,19 @@ TEMPLATES: dict[str, dict[str, str]] = {
         "behind": "Behind {other} we could see {a}.",
         "under": "Under {other} lay {a}.",
     },
+    # a person does something with the thing ("She typed on the keyboard"): the thing is what the text names
+    "people": {
+        "holding": "{person} holding {a}",
+        "with": "{person} with {a} in the {place}",
+        "looking": "{person} looking at {a}",
+        "playing": "{person} playing with {a}.",
+        "bought": "{person} bought {a} yesterday.",
+        "she_put": "She put {the} on the {place}.",
+        "he_found": "He found {a} near the {place}.",
+        "we_saw": "We saw {a} with {person}.",
+        "they_took": "They took {the} to the {place}.",
+        "my": "My {person_n} loves {the}.",
+    },
     "hypernym": {
         "kind_of": "{a}, a kind of {hyper_n}",
         "is_a": "{The} is {hyper}.",
@@ -119,9 +137,13 @@ PLACES = (
 # Whole templates kept out of training, fixed so that adding training templates never changes the test.
 HELDOUT_TEMPLATES = frozenset({
     "name/beautiful", "name/look", "name/painting", "name/photo", "name/saw",
-    "scene/near", "scene/next_to", "hypernym/known_as", "gloss/saw_gloss",
+    "scene/near", "scene/next_to", "people/looking", "people/he_found", "hypernym/known_as", "gloss/saw_gloss",
 })
 HELDOUT_GLOSS_FRACTION = 0.1
+HELDOUT_OUTSIDE_FRACTION = 0.1
+OUTSIDE_NAMES, OUTSIDE_SCENES = 2, 1  # sentences per outside word: there are five times as many words as classes
+PEOPLE_PER_CLASS = 2
+OUTSIDE_OTHER_STRIDE = 8  # every 8th outside thing is another object in scenes: about as many as everyday words
 NAMES_PER_LEMMA = 6
 SCENES_PER_CLASS = 6
 MAX_LEMMAS = 4
@@ -136,12 +158,14 @@ EVERYDAY_NAMES, EVERYDAY_SCENES = 4, 12  # sentences per everyday word: its scen
 @dataclass(frozen=True)
 class Sentence:
     text: str
-    class_index: int  # the most likely class (argmax of targets)
-    wnid: str  # the WordNet synset the sentence names: the class, or an ancestor for everyday words
-    source: str  # name | scene | hypernym | description | hyponym | gloss | family | everyday
+    class_index: int  # the most likely class (argmax of targets); -1 when there are none
+    wnid: str  # the WordNet synset the sentence names: the class, an ancestor for everyday words, the outside sense
+    source: str  # name | scene | hypernym | description | hyponym | gloss | family | everyday | outside
     template: str  # "<source family>/<template id>"
-    split: str  # train | heldout_template | heldout_gloss
-    targets: tuple[tuple[int, float], ...]  # class distribution the sentence stands for, weights sum to 1
+    split: str  # train | heldout_template | heldout_gloss | heldout_outside
+    targets: tuple[tuple[int, float], ...]  # class distribution the sentence stands for, weights sum to 1;
+    # empty: no class in particular (uniform)
+    outside: bool = False  # it names nothing among the 1000 classes
 
 
 # --- grammar -------------------------------------------------------------------------------------
@@ -235,7 +259,7 @@ def lemma_classes() -> dict[str, dict[int, float]]:
 
 def normalise(weights: dict[int, float]) -> dict[int, float]:
     total = sum(weights.values())
-    return {k: v / total for k, v in weights.items()}
+    return {k: v / total for k, v in weights.items()} if total else {}
 
 
 @lru_cache(maxsize=1)
@@ -344,6 +368,10 @@ def family_ancestors() -> list:
     ]
 
 
+def wnid_of(s) -> str:
+    return f"n{s.offset():08d}"
+
+
 def heldout_gloss_classes(seed: int) -> frozenset[int]:
     rng = random.Random(seed + 1)
     return frozenset(rng.sample(range(NUM_CLASSES), round(HELDOUT_GLOSS_FRACTION * NUM_CLASSES)))
@@ -355,34 +383,49 @@ def generate_sentences(seed: int = 0, classes: list[int] | None = None) -> list[
     rng = random.Random(seed)
     held_gloss = heldout_gloss_classes(seed)
     info = imagenet_classes()
-    # Other objects in scenes: class names and everyday words alike ("a cat chasing a ball"), so that an
-    # everyday word is not taken to be the subject just because it is one.
+    from mapper.outside import OTHER_KINDS, kind, outside_words  # it reads this module's WordNet knowledge
+
+    # A subset build takes the same share of the outside words as of the classes.
+    outside = outside_words()[:: max(1, NUM_CLASSES // len(classes))]
+    outside_wnids = sorted({wnid_of(x) for _, x, _ in outside})
+    held_outside = set(random.Random(seed + 2).sample(outside_wnids, round(HELDOUT_OUTSIDE_FRACTION * len(outside_wnids))))
+    # Other objects in scenes: class names, everyday words and outside words alike ("a cat chasing a ball",
+    # "a dog next to a woman"), so that none is taken to be the subject just because it is one.
     others = [(usable_lemmas(i)[0], {i}) for i in range(NUM_CLASSES)]
     others += [(word, {c for c, _ in targets}) for word, _, targets in everyday_words()]
+    outside_others = [(word, {c for c, _ in targets}) for word, x, targets in outside[::OUTSIDE_OTHER_STRIDE] if kind(x) in OTHER_KINDS]
+    others += outside_others
+    people = [word for word, x, _ in outside if kind(x) == "noun.person"]
     out: list[Sentence] = []
 
     def add(text: str, c: int, wnid: str, family: str, template: str, targets: dict[int, float], source: str = "") -> None:
         template_id = f"{family}/{template}"
         source = source or ("everyday" if wnid != info[c].wnid else family)
-        if source == "gloss" and c in held_gloss:
+        if source == "outside":
+            split = HELDOUT_OUTSIDE if wnid in held_outside or template_id in HELDOUT_TEMPLATES else TRAIN
+        elif source == "gloss" and c in held_gloss:
             split = HELDOUT_GLOSS
         elif template_id in HELDOUT_TEMPLATES:
             split = HELDOUT_TEMPLATE
         else:
             split = TRAIN
-        out.append(Sentence(text, c, wnid, source, template_id, split, tuple(sorted(targets.items()))))
+        out.append(Sentence(text, c, wnid, source, template_id, split, tuple(sorted(targets.items())), source == "outside"))
 
-    def other_object(subject: set[int]) -> str:
-        while subject & (other := rng.choice(others))[1]:
+    def other_object(subject: set[int], pool: list[tuple[str, set[int]]]) -> str:
+        while subject & (other := rng.choice(pool))[1]:
             pass
         return with_article(other[0])
 
-    def name_and_scene(name: str, c: int, wnid: str, targets: dict[int, float], n_names: int, n_scenes: int):
+    def name_and_scene(
+        name: str, c: int, wnid: str, targets: dict[int, float], n_names: int, n_scenes: int, source: str = ""
+    ):
+        # an outside thing's scenes name no ImageNet thing beside it: the text then names one after all
+        pool = outside_others if source == "outside" else others
         for t in rng.sample(sorted(TEMPLATES["name"]), n_names):
-            add(fill(TEMPLATES["name"][t], name), c, wnid, "name", t, targets)
+            add(fill(TEMPLATES["name"][t], name), c, wnid, "name", t, targets, source)
         for t in rng.sample(sorted(TEMPLATES["scene"]), n_scenes):
-            text = fill(TEMPLATES["scene"][t], name, other=other_object(set(targets)), place=rng.choice(PLACES))
-            add(text, c, wnid, "scene", t, targets)
+            text = fill(TEMPLATES["scene"][t], name, other=other_object(set(targets), pool), place=rng.choice(PLACES))
+            add(text, c, wnid, "scene", t, targets, source)
 
     for c in classes:
         lemmas = usable_lemmas(c)
@@ -391,6 +434,10 @@ def generate_sentences(seed: int = 0, classes: list[int] | None = None) -> list[
         for i, name in enumerate(lemmas):
             targets = lemma_classes()[name.lower()]
             name_and_scene(name, c, wnid, targets, per_lemma, SCENES_PER_CLASS if i == 0 else 1)
+            for t in rng.sample(sorted(TEMPLATES["people"]), PEOPLE_PER_CLASS if i == 0 else 0):
+                person = rng.choice(people)
+                text = fill(TEMPLATES["people"][t], name, person=with_article(person), person_n=person, place=rng.choice(PLACES))
+                add(text, c, wnid, "people", t, targets, source="scene")
             t = rng.choice(sorted(TEMPLATES["hypernym"]))
             hyper = rng.choice(info[c].hypernyms[-2:])  # "a tabby, a kind of domestic cat / cat"
             text = fill(TEMPLATES["hypernym"][t], name, hyper=with_article(hyper), hyper_n=hyper)
@@ -400,7 +447,7 @@ def generate_sentences(seed: int = 0, classes: list[int] | None = None) -> list[
         for name in hyponym_names(c):  # a rare word: in two wordings, so a held-out one tests wording only
             for family in ("name", "scene"):
                 t = rng.choice(sorted(TEMPLATES[family]))
-                text = fill(TEMPLATES[family][t], name, other=other_object({c}), place=rng.choice(PLACES))
+                text = fill(TEMPLATES[family][t], name, other=other_object({c}, others), place=rng.choice(PLACES))
                 add(text, c, wnid, family, t, {c: 1.0}, source="hyponym")
         gloss = gloss_phrase(info[c].gloss)
         for t in sorted(TEMPLATES["gloss"]):
@@ -414,14 +461,18 @@ def generate_sentences(seed: int = 0, classes: list[int] | None = None) -> list[
             gloss = gloss_phrase(a.definition())
             for t in train_gloss_templates:
                 text = capitalise(TEMPLATES["gloss"][t].format(gloss=gloss))
-                add(text, min(weights), f"n{a.offset():08d}", "gloss", t, normalise(weights), source="family")
+                add(text, min(weights), wnid_of(a), "gloss", t, normalise(weights), source="family")
     for word, s, targets in everyday_words():
         weights = {c: p for c, p in targets if c in wanted}
         if not weights:
             continue
         top = max(weights, key=weights.get)
-        wnid = f"n{s.offset():08d}"
+        wnid = wnid_of(s)
         name_and_scene(word, top, wnid, normalise(weights), EVERYDAY_NAMES, EVERYDAY_SCENES)
+    for word, s, targets in outside:
+        weights = normalise({c: p for c, p in targets if c in wanted})
+        top = max(weights, key=weights.get) if weights else -1
+        name_and_scene(word, top, wnid_of(s), weights, OUTSIDE_NAMES, OUTSIDE_SCENES, source="outside")
     return out
 
 

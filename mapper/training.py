@@ -8,6 +8,9 @@ Losses, by head:
                (which class), MSE the length BigGAN expects
   linear       closed-form ridge regression on the same targets (the reference recipe)
 
+Classifiers trained on a dataset with outside words (mapper/outside.py) also fit an OutsideHead with binary
+cross-entropy: does the sentence name nothing among the classes?
+
 Classifiers then get a memory of the training sentences (models.ExampleMemory), built from the kept
 weights' pooled features; the reported metrics are with it, the per-epoch history without it.
 
@@ -29,11 +32,12 @@ from tqdm.auto import tqdm
 
 from mapper.dataset import Dataset
 from mapper.evaluate import accuracy
-from mapper.models import ARCHITECTURES, DEFAULT_ARCH, Mapper, MapperConfig, top_classes
-from mapper.sentences import HELDOUT_GLOSS, HELDOUT_TEMPLATE, TRAIN
+from mapper.models import ARCHITECTURES, DEFAULT_ARCH, OUTSIDE_THRESHOLD, Mapper, MapperConfig, top_classes
+from mapper.sentences import HELDOUT_GLOSS, HELDOUT_OUTSIDE, HELDOUT_TEMPLATE, TRAIN
 
 log = logging.getLogger(__name__)
-EVAL_SPLITS = (HELDOUT_TEMPLATE, HELDOUT_GLOSS)
+EVAL_SPLITS = (HELDOUT_TEMPLATE, HELDOUT_GLOSS)  # scored on their classes
+OUTSIDE_SPLITS = (*EVAL_SPLITS, HELDOUT_OUTSIDE)  # and how often each is read as outside
 DEFINITION_SOURCES = ("gloss", "family")  # sentences that define a thing rather than name it
 # How far each classifier's kept weights go from its start. `windowed` moves furthest from retrieval (its
 # pooling learns to single out one word), so it keeps less of the way (README, "Keeping part of training").
@@ -73,24 +77,42 @@ def map_indices(mapper: Mapper, dataset: Dataset, indices: list[int], batch_size
     return torch.cat(out)
 
 
-def evaluate_splits(mapper: Mapper, dataset: Dataset, splits=EVAL_SPLITS) -> dict[str, dict[str, float]]:
+@torch.inference_mode()
+def outside_probabilities(mapper: Mapper, dataset: Dataset, indices: list[int], batch_size: int = 512) -> torch.Tensor:
+    mapper.eval()
+    return torch.cat([mapper.read(*dataset.batch(indices[i : i + batch_size])).outside for i in range(0, len(indices), batch_size)])
+
+
+def evaluate_splits(mapper: Mapper, dataset: Dataset) -> dict[str, dict[str, float]]:
+    """Top-1 / top-5 on the held-out splits; with an outside head, also the share of each read as outside
+    ("flagged": wrongly on the classes' splits, rightly on the outside one)."""
     metrics = {}
-    for split in splits:
+    for split in EVAL_SPLITS:
         indices = dataset.split_indices(split)
         if indices:
             labels = [{c for c, _ in dataset.sentences[i].targets} for i in indices]
             _, top = top_classes(map_indices(mapper, dataset, indices), dataset.class_embeddings, k=5)
             metrics[split] = accuracy(top, labels)
+    if mapper.has_outside:
+        for split in OUTSIDE_SPLITS:
+            if indices := dataset.split_indices(split):
+                flagged = (outside_probabilities(mapper, dataset, indices) > OUTSIDE_THRESHOLD).float().mean()
+                metrics.setdefault(split, {})["flagged"] = round(float(flagged), 4)
     return metrics
 
 
 def selection_score(metrics: dict[str, dict[str, float]]) -> float:
-    return sum(m["top1"] for m in metrics.values()) / max(len(metrics), 1)
+    """Mean over the held-out splits of top-1, less the share wrongly read as outside; the outside split
+    counts the share rightly read so."""
+    scores = [m.get("top1", 0.0) - m.get("flagged", 0.0) for k, m in metrics.items() if k in EVAL_SPLITS]
+    scores += [m["flagged"] for k, m in metrics.items() if k == HELDOUT_OUTSIDE]
+    return sum(scores) / max(len(scores), 1)
 
 
 def mapper_config(dataset: Dataset, arch: str) -> MapperConfig:
     m = dataset.manifest
-    return MapperConfig(arch, m["hidden_size"], m["encoder"], m["encoder_sha256"], m["gan"], m["z_sha256"])
+    outside = ARCHITECTURES[arch][1] == "classifier" and dataset.has_outside
+    return MapperConfig(arch, m["hidden_size"], m["encoder"], m["encoder_sha256"], m["gan"], m["z_sha256"], outside=outside)
 
 
 @torch.inference_mode()
@@ -136,17 +158,20 @@ def build_memory(mapper: Mapper, dataset: Dataset, indices: list[int]) -> None:
     one_per_row = dict(zip(rows, indices))
     table = dataset.target_distribution([one_per_row[row] for row in range(len(row_of))])
     definitions = torch.tensor([dataset.sentences[i].source in DEFINITION_SOURCES for i in indices])
-    mapper.memory.store(keys, torch.tensor(rows), table, definitions)
+    mapper.memory.store(keys, torch.tensor(rows), table, definitions, dataset.outside_flags(indices).bool())
 
 
 def interpolate(start: dict[str, torch.Tensor], trained: dict[str, torch.Tensor], alpha: float) -> dict[str, torch.Tensor]:
     return {k: torch.lerp(start[k], v, alpha) if v.is_floating_point() else v for k, v in trained.items()}
 
 
-def loss_fn(mapper: Mapper, hidden: torch.Tensor, mask: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+def loss_fn(mapper: Mapper, hidden: torch.Tensor, mask: torch.Tensor, targets: torch.Tensor, outside: torch.Tensor) -> torch.Tensor:
     if mapper.is_classifier:
-        logits = mapper.class_logits(hidden, mask)
-        return -(targets * logits.log_softmax(-1)).sum(-1).mean()
+        logits, outside_logits = mapper.training_logits(hidden, mask)
+        loss = -(targets * logits.log_softmax(-1)).sum(-1).mean()
+        if outside_logits is not None:
+            loss = loss + F.binary_cross_entropy_with_logits(outside_logits, outside)
+        return loss
     out = mapper(hidden, mask)
     wanted = targets @ mapper.class_embeddings
     return (1 - F.cosine_similarity(out, wanted)).mean() + F.mse_loss(out, wanted)
@@ -189,7 +214,7 @@ def train(dataset: Dataset, config: TrainConfig, progress: bool = True) -> Train
         total = 0.0
         for i in range(0, len(train_indices), config.batch_size):
             batch = train_indices[i : i + config.batch_size]
-            loss = loss_fn(mapper, *dataset.batch(batch), dataset.target_distribution(batch))
+            loss = loss_fn(mapper, *dataset.batch(batch), dataset.target_distribution(batch), dataset.outside_flags(batch))
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
@@ -202,7 +227,7 @@ def train(dataset: Dataset, config: TrainConfig, progress: bool = True) -> Train
         mapper.load_state_dict(trained_state)
         score = selection_score(metrics)
         history.append({"epoch": epoch, "loss": round(total / len(train_indices), 4), **metrics})
-        bar.set_postfix(loss=history[-1]["loss"], **{k: v["top1"] for k, v in metrics.items()})
+        bar.set_postfix(loss=history[-1]["loss"], **{k: v.get("top1", v.get("flagged")) for k, v in metrics.items()})
         log.info("epoch %d %s", epoch, history[-1])
         if score > best_score:
             best_score, best_state, best_epoch = score, kept_state, epoch
@@ -213,5 +238,5 @@ def train(dataset: Dataset, config: TrainConfig, progress: bool = True) -> Train
         build_memory(mapper, dataset, sorted(train_indices))  # in dataset order
         metrics = evaluate_splits(mapper, dataset)
     else:
-        metrics = {k: v for k, v in history[best_epoch - 1].items() if k in EVAL_SPLITS}
+        metrics = {k: v for k, v in history[best_epoch - 1].items() if k in OUTSIDE_SPLITS}
     return TrainResult(mapper.eval(), metrics, len(history), best_epoch, time.perf_counter() - start, history)

@@ -30,9 +30,10 @@ def image_bytes(images: list[dict]) -> list[bytes]:
     return [Path(item["image"]).read_bytes() for item in images]
 
 
-def test_api_has_one_endpoint_with_named_parameters_and_defaults(client):
+def test_api_has_two_endpoints_with_named_parameters_and_defaults(client):
     api = client.view_api(print_info=False, return_format="dict")
-    assert list(api["named_endpoints"]) == ["/generate"] and not api["unnamed_endpoints"]
+    assert set(api["named_endpoints"]) == {"/generate", "/read"} and not api["unnamed_endpoints"]
+    assert [p["parameter_name"] for p in api["named_endpoints"]["/read"]["parameters"]] == ["text"]
     params = api["named_endpoints"]["/generate"]["parameters"]
     assert [p["parameter_name"] for p in params] == ["text", "truncation", "seed", "num_images", "blend"]
     assert [p["parameter_has_default"] for p in params] == [False, True, True, True, True]
@@ -181,3 +182,15 @@ def test_description_links_the_hub_repos_and_says_when_it_fell_back(tmp_path):
     assert f"The mapper {DEFAULT_MAPPER} could not be loaded" in fell_back and f"`{tmp_path / 'trained'}`" in fell_back
     local = description(LoadedPipeline(parts_named("/models/minilm", "./biggan"), "./mapper"))
     assert "`/models/minilm`" in local and "`./biggan`" in local and "`./mapper`" in local and "https://" not in local
+
+
+def test_read_says_what_the_text_names_and_generate_keeps_three_outputs(client):
+    woman = client.predict("a woman", api_name="/read")
+    cat = client.predict("My tabby cat is asleep on the sofa", api_name="/read")
+    assert list(woman) == list(cat) == ["text", "classes", "group", "words", "outside"]
+    assert woman["outside"] is True and cat["outside"] is False
+    assert cat["classes"][0][1] in CATS and max(cat["words"], key=lambda w: w[1])[0] in {"tabby", "cat"}
+    images, readout, seed = generate(client, "a woman", seed=3)
+    assert len(images) == 1 and readout["label"] == woman["classes"][0][1] and seed == 3
+    with pytest.raises(AppError, match="please type some text"):
+        client.predict("  ", api_name="/read")

@@ -50,6 +50,20 @@ def test_type_generate_and_see_the_image_and_the_readout(page, tmp_path):
     assert (tmp_path / "generated.png").stat().st_size > 10_000
 
 
+def test_the_page_says_when_imagenet_has_no_such_thing(page, tmp_path):
+    from playwright.sync_api import expect
+
+    page.get_by_label("Text", exact=True).fill("a woman")
+    page.get_by_role("button", name="Generate", exact=True).click()
+    expect(page.locator("#reading-note")).to_contain_text("ImageNet has no class for this")
+    expect(page.locator("#words")).to_contain_text("woman")
+    page.screenshot(path=tmp_path / "outside.png", full_page=True)
+    page.get_by_label("Text", exact=True).fill("a tabby cat")
+    page.get_by_role("button", name="Generate", exact=True).click()
+    expect(page.locator("#readout")).to_contain_text(re.compile("|".join(CATS)))
+    expect(page.locator("#reading-note")).not_to_contain_text("ImageNet has no class")
+
+
 def test_empty_text_shows_an_error_and_the_page_keeps_working(page, tmp_path):
     from playwright.sync_api import expect
 
@@ -64,7 +78,7 @@ def test_empty_text_shows_an_error_and_the_page_keeps_working(page, tmp_path):
 
 
 def test_the_seed_is_drawn_in_the_browser_and_is_the_one_generate_gets(page):
-    """No request but /generate's: the seed box holds the seed sent with it, kept or freshly drawn."""
+    """No request but /read's and /generate's: the seed box holds the seed sent with it, kept or freshly drawn."""
     import json
 
     requests: list[str] = []
@@ -72,8 +86,8 @@ def test_the_seed_is_drawn_in_the_browser_and_is_the_one_generate_gets(page):
     seed, randomize = page.get_by_label("Seed", exact=True), page.get_by_label("random seed")
     page.get_by_label("Text", exact=True).fill("a tabby cat")
 
-    def generate() -> int:
-        with page.expect_request(lambda request: "/queue/join" in request.url) as join:
+    def generate() -> int:  # the page calls /read (the text alone), then /generate (five values)
+        with page.expect_request(lambda r: "/queue/join" in r.url and len(json.loads(r.post_data)["data"]) == 5) as join:
             page.get_by_role("button", name="Generate", exact=True).click()
         return json.loads(join.value.post_data)["data"][2]
 
