@@ -360,6 +360,7 @@ class Mapper(nn.Module):
         """(batch, 1000) probabilities over the classes, the memory's recall mixed in: the readout."""
         return self._probabilities(self.features(hidden_states, attention_mask), hidden_states, attention_mask)[0]
 
+    @torch.inference_mode()
     def read(self, hidden_states: torch.Tensor, attention_mask: torch.Tensor) -> MapperReading:
         """The readout, the outside probability and the token weights, from one pass."""
         features = self.features(hidden_states, attention_mask)

@@ -12,15 +12,12 @@ import argparse
 import json
 import sys
 
-import torch
-
 from mapper.encoder import TextEncoder
 from mapper.models import OUTSIDE_THRESHOLD, Mapper
 from mapper.pipeline import check_text
 from mapper.reading import Reading, read
 
 
-@torch.inference_mode()
 def read_text(encoder: TextEncoder, mapper: Mapper, text: str) -> Reading:
     encoded = encoder.encode([text])
     out = mapper.read(encoded.hidden_states, encoded.attention_mask)
@@ -32,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("mapper", help="mapper folder or Hub repo id")
     parser.add_argument("texts", nargs="*", metavar="TEXT", help="texts to read (default: one per line on stdin)")
     parser.add_argument("--encoder", help="encoder Hub id or folder (default: the one the mapper records)")
-    args = parser.parse_args(argv)
+    args = parser.parse_intermixed_args(argv)  # texts may come before or after --encoder
     try:
         mapper = Mapper.from_pretrained(args.mapper)
         encoder = TextEncoder.from_pretrained(args.encoder or mapper.config.encoder)

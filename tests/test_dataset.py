@@ -7,6 +7,7 @@ import torch
 import build_dataset
 from mapper.dataset import load_class_embeddings, load_dataset
 from mapper.fingerprint import tensor_sha256
+from mapper.sentences import HELDOUT_OUTSIDE, SPLITS
 from tests.conftest import SMALL_CLASSES
 
 
@@ -18,7 +19,7 @@ def test_small_build_round_trips(small_dataset_dir, deep128_embeddings, minilm):
     assert m["z_sha256"] == tensor_sha256(load_class_embeddings(deep128_embeddings))
     assert torch.equal(ds.class_embeddings, torch.from_numpy(np.load(deep128_embeddings)))
     assert ds.offsets[-1] == len(ds.tokens) == m["tokens"] and ds.tokens.dtype == torch.float16
-    assert set(m["splits"]) <= {"train", "heldout_template", "heldout_gloss"} and m["splits"]["train"] > 0
+    assert set(m["splits"]) <= set(SPLITS) and m["splits"]["train"] > 0 and m["splits"][HELDOUT_OUTSIDE] > 0
     assert json.loads((small_dataset_dir / "manifest.json").read_text()) == m
 
 
