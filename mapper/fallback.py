@@ -25,7 +25,7 @@ from mapper.fingerprint import tensor_sha256
 from mapper.gan import DEFAULT_BIGGAN, Generator
 from mapper.models import Mapper
 from mapper.pipeline import TextToImagePipeline
-from mapper.sentences import HELDOUT_TEMPLATE, generate_sentences
+from mapper.sentences import HELDOUT_TEMPLATE, SENTENCES_VERSION, generate_sentences
 from mapper.training import TrainConfig, TrainResult, train
 
 log = logging.getLogger(__name__)
@@ -89,12 +89,14 @@ def load_pipeline(
 
 
 def entry_name(encoder: TextEncoder, generator: Generator, recipe: Recipe) -> str:
-    """`<arch>-<hash>`, the hash covering the encoder's and BigGAN's weights that matter and the recipe."""
+    """`<arch>-<hash>`, the hash covering the encoder's and BigGAN's weights that matter, the recipe and the
+    version of the sentences."""
     key = {
         "encoder_sha256": encoder.fingerprint,
         "z_sha256": tensor_sha256(generator.class_embeddings),
         "classes": recipe.classes,
         "train": asdict(recipe.train),
+        "sentences_version": SENTENCES_VERSION,
     }
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
     return f"{recipe.train.arch}-{digest}"

@@ -37,6 +37,9 @@ from mapper.classes import NUM_CLASSES, hypernym_paths, hyponyms, imagenet_class
 TRAIN, HELDOUT_TEMPLATE, HELDOUT_GLOSS = "train", "heldout_template", "heldout_gloss"
 HELDOUT_OUTSIDE = "heldout_outside"  # outside words never seen in training, and trained ones in held-out templates
 SPLITS = (TRAIN, HELDOUT_TEMPLATE, HELDOUT_GLOSS, HELDOUT_OUTSIDE)
+# What generate_sentences writes, as a number: a cached fallback mapper trained on other sentences is stale.
+# 2: outside words and people doing things with the classes.
+SENTENCES_VERSION = 2
 
 # {a}: "a tabby cat"  {the}: "the tabby cat"  {n}: "tabby cat"  {p}: "tabby cats"
 # {other}: another object with its article  {place}: a place  {hyper}: a hypernym with its article
@@ -141,8 +144,11 @@ HELDOUT_TEMPLATES = frozenset({
 })
 HELDOUT_GLOSS_FRACTION = 0.1
 HELDOUT_OUTSIDE_FRACTION = 0.1
-OUTSIDE_NAMES, OUTSIDE_SCENES = 2, 1  # sentences per outside word: there are five times as many words as classes
-PEOPLE_PER_CLASS = 2
+OUTSIDE_NAMES, OUTSIDE_SCENES = 2, 2  # sentences per outside word: there are five times as many words as classes
+PEOPLE_PER_CLASS = 1
+# every 3rd person is another object in scenes: a person comes before the subject in "people" sentences and
+# after it in these, so the subject is told by what a word names, not by where it stands
+PERSON_OTHER_STRIDE = 3
 OUTSIDE_OTHER_STRIDE = 8  # every 8th outside thing is another object in scenes: about as many as everyday words
 NAMES_PER_LEMMA = 6
 SCENES_PER_CLASS = 6
@@ -385,17 +391,18 @@ def generate_sentences(seed: int = 0, classes: list[int] | None = None) -> list[
     info = imagenet_classes()
     from mapper.outside import OTHER_KINDS, kind, outside_words  # it reads this module's WordNet knowledge
 
-    # A subset build takes the same share of the outside words as of the classes.
-    outside = outside_words()[:: max(1, NUM_CLASSES // len(classes))]
+    # A subset build takes the same share of the outside words as of the classes; scenes draw from them all.
+    every_outside = outside_words()
+    outside = every_outside[:: max(1, NUM_CLASSES // len(classes))]
     outside_wnids = sorted({wnid_of(x) for _, x, _ in outside})
     held_outside = set(random.Random(seed + 2).sample(outside_wnids, round(HELDOUT_OUTSIDE_FRACTION * len(outside_wnids))))
     # Other objects in scenes: class names, everyday words and outside words alike ("a cat chasing a ball",
     # "a dog next to a woman"), so that none is taken to be the subject just because it is one.
     others = [(usable_lemmas(i)[0], {i}) for i in range(NUM_CLASSES)]
     others += [(word, {c for c, _ in targets}) for word, _, targets in everyday_words()]
-    outside_others = [(word, {c for c, _ in targets}) for word, x, targets in outside[::OUTSIDE_OTHER_STRIDE] if kind(x) in OTHER_KINDS]
-    others += outside_others
-    people = [word for word, x, _ in outside if kind(x) == "noun.person"]
+    outside_others = [(word, {c for c, _ in targets}) for word, x, targets in every_outside[::OUTSIDE_OTHER_STRIDE] if kind(x) in OTHER_KINDS]
+    people = [word for word, x, _ in every_outside if kind(x) == "noun.person"]
+    others += outside_others + [(word, set()) for word in people[::PERSON_OTHER_STRIDE]]
     out: list[Sentence] = []
 
     def add(text: str, c: int, wnid: str, family: str, template: str, targets: dict[int, float], source: str = "") -> None:

@@ -222,6 +222,8 @@ def train(dataset: Dataset, config: TrainConfig, progress: bool = True) -> Train
             total += loss.item() * len(batch)
         trained_state = copy.deepcopy(mapper.state_dict())
         kept_state = interpolate(start_state, trained_state, alpha)
+        # the outside head starts at random, not at retrieval: there is nothing to interpolate towards
+        kept_state.update({k: v for k, v in trained_state.items() if k.startswith("outside_head.")})
         mapper.load_state_dict(kept_state)
         metrics = evaluate_splits(mapper, dataset)
         mapper.load_state_dict(trained_state)
