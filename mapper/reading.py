@@ -22,6 +22,8 @@ TOP_K = 5
 # holding at least this much.
 GROUP_SHARE = 0.5
 STAND_INS_NAMED = 3
+# an outside text whose top class holds less than this has no stand-in: WordNet gave none, so it was taught flat
+STAND_IN_SHARE = 0.1
 MAX_GROUP_CLASSES = 400  # "animal" (398) still; "object" (958) says nothing
 
 
@@ -62,6 +64,8 @@ def reading_note(reading: dict) -> str:
     a spread readout falls in, else nothing."""
     if reading["outside"]:
         nearest = ", ".join(name for _, name, _ in reading["classes"][:STAND_INS_NAMED])
+        if reading["classes"][0][2] < STAND_IN_SHARE:
+            return f"ImageNet has no class for this, nor anything close: BigGAN draws a blend of what it knows ({nearest}, ...)."
         return f"ImageNet has no class for this; BigGAN draws the nearest things it knows: {nearest}."
     if reading["group"]:
         return f"Mostly {reading['group']['name']} ({reading['group']['p']:.0%}), spread over its kinds."

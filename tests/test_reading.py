@@ -8,7 +8,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from mapper.models import CONFIG_NAME, WEIGHTS_NAME, Mapper
-from mapper.reading import class_groups, class_names, top_group, word_weights
+from mapper.reading import class_groups, class_names, reading_note, top_group, word_weights
 
 ROOT_KEYS = ["text", "classes", "group", "words", "outside"]
 
@@ -41,6 +41,19 @@ def test_the_group_holds_the_probability_of_its_classes():
     concentrated = torch.zeros(1000)
     concentrated[207], concentrated[208] = 0.8, 0.2
     assert top_group(concentrated, class_groups()) is None  # not spread: the top class says it
+
+
+def test_the_note_names_stand_ins_and_says_when_there_are_none():
+    def reading(outside: bool, top: list[tuple[int, float]], group: dict | None = None) -> dict:
+        return {"outside": outside, "group": group, "classes": [[i, class_names()[i], p] for i, p in top]}
+
+    person = reading(True, [(982, 0.4), (981, 0.3), (983, 0.2)])
+    assert reading_note(person) == "ImageNet has no class for this; BigGAN draws the nearest things it knows: groom, ballplayer, scuba diver."
+    sun = reading(True, [(834, 0.03), (835, 0.02), (836, 0.02)])
+    assert reading_note(sun).startswith("ImageNet has no class for this, nor anything close")
+    dogs = reading(False, [(151, 0.05)], {"name": "dog", "p": 0.89})
+    assert reading_note(dogs) == "Mostly dog (89%), spread over its kinds."
+    assert reading_note(reading(False, [(281, 0.95)])) == ""
 
 
 def test_word_weights_merge_word_pieces_and_sum_to_one():
