@@ -1,6 +1,6 @@
 """Where a request's time goes: stage by stage, end to end through the pipeline and through the served app.
 
-    python -m bench.latency [--requests 20] [--mapper DIR] [--encoder DIR] [--workdir DIR]
+    python -m bench.latency [--requests 20] [--mapper DIR] [--encoder DIR] [--workdir DIR] [--json OUT.json]
 
 Full biggan-deep-128 config with random weights (they cost what real ones do; with the real class embeddings
 from ../shared when present), the real all-MiniLM-L6-v2, and a mapper of the default architecture: the one
@@ -22,6 +22,7 @@ import logging
 import math
 import os
 import platform
+import shlex
 import shutil
 import statistics
 import subprocess
@@ -31,6 +32,7 @@ import time
 import urllib.request
 import uuid
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 
 import httpx
@@ -80,6 +82,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="(1000, 128) .npy the random BigGAN carries (default: the real deep-128 ones when present)")
     add("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "text2biggan-bench",
         help="BigGAN files and the trained mapper, kept for the next run (default %(default)s)")
+    add("--json", type=Path, help="also write the medians, and the command, to this file (bench.figures draws it)")
     return parser.parse_args(argv)
 
 
@@ -271,7 +274,8 @@ def main(argv: list[str] | None = None) -> None:
     logging.getLogger("mapper.fallback").setLevel(logging.INFO)  # the one-off training says what it does
     pipeline, biggan, mapper_folder = load(args)
     device, count = pipeline.generator.device, WARM_UP + args.requests
-    print(f"device {describe_device(device)}, torch {torch.__version__}, load average {os.getloadavg()[0]:.2f}")
+    load_at_start = round(os.getloadavg()[0], 2)
+    print(f"device {describe_device(device)}, torch {torch.__version__}, load average {load_at_start:.2f}")
     print(f"biggan-deep-128 config with random weights ({'folded' if pipeline.generator.optimized else 'eager'} "
           f"generator), encoder {args.encoder}, mapper {pipeline.mapper.config.arch} "
           f"({pipeline.mapper.num_parameters():,} parameters)")
@@ -310,33 +314,53 @@ def main(argv: list[str] | None = None) -> None:
             proc.terminate()
             proc.wait(timeout=30)
 
+    report = summary(per_stage, e2e, cold_start, peak)
+    print_report(report)
+    if args.json:
+        report.update(command=shlex.join(["python", "-m", "bench.latency", *(sys.argv[1:] if argv is None else argv)]),
+                      date=date.today().isoformat(), device=describe_device(device), mapper=pipeline.mapper.config.arch,
+                      load_average=[load_at_start, round(os.getloadavg()[0], 2)])
+        args.json.write_text(json.dumps(report, indent=1) + "\n")
+
+
+def summary(per_stage: dict, e2e: dict, cold_start: float, peak: int | None) -> dict:
+    """Medians in ms: each stage per batch size, each end-to-end path with its bare forward and their ratio."""
+    stage_ms = {str(b): {name: round(statistics.median(s[name] for s in runs[WARM_UP:]) * 1e3, 2) for name in runs[0]}
+                for b, runs in per_stage.items()}
+    for b, runs in per_stage.items():
+        stage_ms[str(b)]["sum"] = round(statistics.median(sum(s.values()) for s in runs[WARM_UP:]) * 1e3, 2)
+    paths = [{"path": path, "images": batch, "p50": round(statistics.median(calls) * 1e3, 2),
+              "p95": round(p95(calls) * 1e3, 2), "forward": round(statistics.median(forwards) * 1e3, 2),
+              "ratio": round(statistics.median(call / forward for call, forward in zip(calls, forwards)), 4)}
+             for (path, batch), (calls, forwards) in e2e.items()]
+    forward_ratio = statistics.median(e2e["pipeline", 4][1]) / (4 * statistics.median(e2e["pipeline", 1][1]))
+    return {"stages_ms": stage_ms, "end_to_end_ms": paths, "forward_4_over_4x1": round(forward_ratio, 3),
+            "cold_start_s": round(cold_start, 2), "peak_rss_bytes": peak}
+
+
+def print_report(report: dict) -> None:
+    stage_ms, paths = report["stages_ms"], report["end_to_end_ms"]
     print()
     print(f"{'stage, median ms':36}" + "".join(f"{images(b):>10}" for b in BATCHES))
-    for name in per_stage[1][0]:
-        print(f"{name:36}" + "".join(f"{statistics.median(s[name] for s in per_stage[b][WARM_UP:]) * 1e3:10.1f}"
-                                     for b in BATCHES))
-    print(f"{'sum':36}" + "".join(f"{statistics.median(sum(s.values()) for s in per_stage[b][WARM_UP:]) * 1e3:10.1f}"
-                                  for b in BATCHES))
+    for name in stage_ms[str(BATCHES[0])]:
+        print(f"{name:36}" + "".join(f"{stage_ms[str(b)][name]:10.1f}" for b in BATCHES))
     print()
     print(f"{'end to end, ms':36}{'p50':>8}{'p95':>8}{'forward':>9}{'/ forward':>11}")
-    for (path, batch), (calls, forwards) in e2e.items():
-        ratio = statistics.median(call / forward for call, forward in zip(calls, forwards))
-        print(f"{f'{path}, {images(batch)}':36}{statistics.median(calls) * 1e3:8.1f}{p95(calls) * 1e3:8.1f}"
-              f"{statistics.median(forwards) * 1e3:9.1f}{ratio:11.3f}")
+    for p in paths:
+        label = f"{p['path']}, {images(p['images'])}"
+        print(f"{label:36}{p['p50']:8.1f}{p['p95']:8.1f}{p['forward']:9.1f}{p['ratio']:11.3f}")
     print()
-    ratios = ", ".join(f"{path} {statistics.median(e2e[path, 4][0]) / (4 * statistics.median(e2e[path, 1][0])):.2f}"
-                       for path in ("pipeline", "HTTP, gradio_client", "HTTP, as the page calls"))
-    forward_ratio = statistics.median(e2e["pipeline", 4][1]) / (4 * statistics.median(e2e["pipeline", 1][1]))
-    print(f"4 images in one request / 4 requests of 1: {ratios}; generator forward alone {forward_ratio:.2f}")
-    p50 = {key: statistics.median(calls) for key, (calls, _) in e2e.items()}
+    p50 = {(p["path"], p["images"]): p["p50"] for p in paths}
     client, page = "HTTP, gradio_client", "HTTP, as the page calls"
-    client_cost = ", ".join(f"{images(b)} {(p50[client, b] - p50[page, b]) * 1e3:.0f} ms" for b in BATCHES)
+    ratios = ", ".join(f"{path} {p50[path, 4] / (4 * p50[path, 1]):.2f}" for path in ("pipeline", client, page))
+    print(f"4 images in one request / 4 requests of 1: {ratios}; generator forward alone {report['forward_4_over_4x1']:.2f}")
+    client_cost = ", ".join(f"{images(b)} {p50[client, b] - p50[page, b]:.0f} ms" for b in BATCHES)
     print(f"gradio_client's own cost (its p50 less the page's, same server): {client_cost}")
+    peak = report["peak_rss_bytes"]
     memory = f"{peak / 2**30:.2f} GiB ({peak / 1e9:.2f} GB)" if peak else "n/a (no /proc)"
-    print(f"server: cold start {cold_start:.1f} s from process start to the first answered request (models on disk "
-          f"and in the OS file cache), peak resident memory {memory}")
+    print(f"server: cold start {report['cold_start_s']:.1f} s from process start to the first answered request "
+          f"(models on disk and in the OS file cache), peak resident memory {memory}")
     print(f"load average at the end {os.getloadavg()[0]:.2f}")
-
 
 if __name__ == "__main__":
     main()

@@ -1,7 +1,7 @@
 """The benches that write the report's JSON, the figures drawn from it, and the gallery script."""
 import json
 
-from bench import mapper_quality
+from bench import latency, mapper_quality
 from mapper.dataset import load_dataset
 from mapper.models import Mapper
 from mapper.training import evaluate_splits
@@ -23,3 +23,15 @@ def test_mapper_quality_json_holds_every_row_and_scores_a_trained_folder(small_d
     rows = report["ablation"]["rows"]
     assert [r["name"] for r in rows] == list(mapper_quality.ABLATION)
     assert rows[0]["sources"] == ["name"] and set(rows[-1]["sources"]) > set(rows[-2]["sources"])
+
+
+def test_latency_summary_skips_the_warm_up_and_pairs_each_call_with_its_forward():
+    warm = [{"encode": 9.0, "forward": 9.0}] * latency.WARM_UP
+    per_stage = {1: warm + [{"encode": 0.010, "forward": 0.100}] * 3, 4: warm + [{"encode": 0.012, "forward": 0.400}] * 3}
+    e2e = {("pipeline", 1): ([0.12, 0.13, 0.50], [0.10, 0.10, 0.40]), ("pipeline", 4): ([0.44], [0.40])}
+    report = latency.summary(per_stage, e2e, cold_start=12.345, peak=2**30)
+    assert report["stages_ms"]["1"] == {"encode": 10.0, "forward": 100.0, "sum": 110.0}
+    assert report["stages_ms"]["4"]["sum"] == 412.0
+    first = report["end_to_end_ms"][0]
+    assert first == {"path": "pipeline", "images": 1, "p50": 130.0, "p95": 500.0, "forward": 100.0, "ratio": 1.25}
+    assert report["forward_4_over_4x1"] == 1.0 and report["cold_start_s"] == 12.35
