@@ -1,9 +1,13 @@
 """The benches that write the report's JSON, the figures drawn from it, and the gallery script."""
 import json
 
-from bench import latency, mapper_quality
+import numpy as np
+from PIL import Image
+
+from bench import gallery, latency, mapper_quality
 from mapper.dataset import load_dataset
 from mapper.models import Mapper
+from mapper.pipeline import TextToImagePipeline
 from mapper.training import evaluate_splits
 
 
@@ -35,3 +39,21 @@ def test_latency_summary_skips_the_warm_up_and_pairs_each_call_with_its_forward(
     first = report["end_to_end_ms"][0]
     assert first == {"path": "pipeline", "images": 1, "p50": 130.0, "p95": 500.0, "forward": 100.0, "ratio": 1.25}
     assert report["forward_4_over_4x1"] == 1.0 and report["cold_start_s"] == 12.35
+
+
+def test_gallery_draws_every_text_with_its_image_and_readout(small_mapper_dir, tiny_biggan_real_z_dir, minilm_path,
+                                                              tmp_path):
+    out = gallery.main(["--biggan", str(tiny_biggan_real_z_dir), "--mapper", str(small_mapper_dir),
+                        "--encoder", minilm_path, "--out", str(tmp_path / "grid.png"), "--seed", "3", "--columns", "4"])
+    grid = Image.open(out)
+    texts = [*gallery.EXAMPLES, *gallery.HARD_CASES]
+    height = gallery.CELL + gallery.CAPTION_LINES * gallery.LINE_HEIGHT + 8
+    assert grid.size == (4 * gallery.CELL, -(-len(texts) // 4) * height)
+    pipe = TextToImagePipeline.from_pretrained(str(small_mapper_dir), str(tiny_biggan_real_z_dir), minilm_path)
+    for i in (0, len(texts) - 1):  # the first and the last tile are those texts' images, seed 3
+        image = pipe(texts[i], seed=3).images[0].resize((gallery.CELL, gallery.CELL), Image.Resampling.NEAREST)
+        x, y = (i % 4) * gallery.CELL, (i // 4) * height
+        assert np.array_equal(np.asarray(grid.crop((x, y, x + gallery.CELL, y + gallery.CELL))), np.asarray(image))
+    lines, readout = gallery.caption("a tabby cat", pipe("a tabby cat").classes)
+    assert lines == ['"a tabby cat"'] and readout[0].startswith(pipe("a tabby cat").classes[0][0])
+
