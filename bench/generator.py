@@ -1,6 +1,6 @@
 """Time of biggan-deep-128 images, eager vs folded (full config, random weights: same cost as real ones).
 
-    python -m bench.generator [--repeats 10]
+    python -m bench.generator [--repeats 10] [--json OUT.json]
 
 Eager and folded runs alternate, so load from other processes slows both alike, and the share of
 the machine that other processes took while timing is printed with each row. GFLOP/s are
@@ -16,11 +16,16 @@ from __future__ import annotations
 
 import argparse
 import copy
+import json
 import os
+import shlex
 import statistics
+import sys
 import time
 from collections.abc import Callable
+from datetime import date
 from functools import partial
+from pathlib import Path
 
 import torch
 from torch.utils.flop_counter import FlopCounterMode, conv_flop_count, register_flop_formula
@@ -86,10 +91,13 @@ def gflops(fn: Callable[[], object]) -> float:
     return counter.get_total_flops() / 1e9
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=10)
-    args = parser.parse_args()
+    parser.add_argument("--json", type=Path, help="also write every figure, and the command, to this file")
+    args = parser.parse_args(argv)
+    command = shlex.join(["python", "-m", "bench.generator", *(sys.argv[1:] if argv is None else argv)])
+    report: dict = {"command": command, "date": date.today().isoformat(), "threads": torch.get_num_threads(), "batches": []}
 
     model = random_biggan(DEEP128_CONFIG)
     eager = Generator(model, "biggan-deep-128 (random weights)", optimize=False)
@@ -106,10 +114,12 @@ def main() -> None:
     peak, others = others_share(lambda: matmul_gflops(args.repeats))
     print(f"peak: {MATMUL_SIZE}x{MATMUL_SIZE} fp32 matmul {peak:.0f} GFLOP/s (others' CPU {others:.0%})")
     eager_flops, folded_flops = gflops(run(eager, 1)), gflops(run(folded, 1))
+    report.update(matmul_peak_gflops=round(peak, 1), gflops_per_image={"eager": eager_flops, "folded": folded_flops})
     print(f"GFLOPs per image: eager {eager_flops:.2f}, folded executes {folded_flops:.2f}")
     print(f"folded generator built and checked against eager in {build:.2f} s")
     difference = (run(folded, 4)() - run(eager, 4)()).abs().max().item()
     print(f"max |folded - eager| over 4 images at truncation {TRUNCATION}: {difference:.2g}")
+    report.update(build_s=round(build, 3), max_diff_folded_eager=difference)
     print()
     print("batch  eager s  folded s  speed-up  eager GFLOP/s  folded GFLOP/s (executed)  others' CPU")
     for batch in (1, 4):
@@ -119,10 +129,14 @@ def main() -> None:
         print(f"{batch:5d}  {eager_s:7.3f}  {folded_s:8.3f}  {eager_s / folded_s:7.2f}x  "
               f"{batch * eager_flops / eager_s:13.0f}  {batch * eager_flops / folded_s:14.0f} "
               f"({batch * folded_flops / folded_s:3.0f})  {others:10.0%}")
-    reduced_precision(args.repeats)
+        report["batches"].append({"batch": batch, "eager_s": eager_s, "folded_s": folded_s, "others_cpu": others})
+    report["dtypes"] = reduced_precision(args.repeats)
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=1) + "\n")
 
 
-def reduced_precision(repeats: int) -> None:
+def reduced_precision(repeats: int) -> list[dict]:
+    """Per dtype: native or not, the tiny model's largest image difference, the full model's seconds."""
     print()
     print("dtype     native  tiny model max |diff|  in 8-bit levels  eager full model, batch 1")
     tiny, full = random_biggan(TINY_BIGGAN_CONFIG), random_biggan(DEEP128_CONFIG)
@@ -134,16 +148,19 @@ def reduced_precision(repeats: int) -> None:
         reference = tiny.generator(cond, TRUNCATION)
         (fp32_s,) = alternating_medians([partial(full.generator, full_cond, TRUNCATION)], repeats)
         print(f"float32   yes     {0:21.1e}  {0:15.2f}  {fp32_s:.3f} s")
+        rows = [{"dtype": "float32", "native": True, "max_diff": 0.0, "eager_s": fp32_s}]
         for dtype, native in NATIVE.items():
             images = copy.deepcopy(tiny).to(dtype).generator(cond.to(dtype), TRUNCATION).float()
             difference = (images - reference).abs().max().item()
-            timing = "-"
+            low_s = None
             if native():
                 low = copy.deepcopy(full).to(dtype)
                 (low_s,) = alternating_medians([partial(low.generator, full_cond.to(dtype), TRUNCATION)], repeats)
-                timing = f"{low_s:.3f} s"
-            print(f"{str(dtype).removeprefix('torch.'):8s}  {'yes' if native() else 'no':6s}  {difference:21.1e}  "
-                  f"{difference * 127.5:15.2f}  {timing}")
+            name = str(dtype).removeprefix("torch.")
+            print(f"{name:8s}  {'yes' if native() else 'no':6s}  {difference:21.1e}  "
+                  f"{difference * 127.5:15.2f}  {'-' if low_s is None else f'{low_s:.3f} s'}")
+            rows.append({"dtype": name, "native": native(), "max_diff": difference, "eager_s": low_s})
+    return rows
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ import pytest
 import torch
 from PIL import Image
 
-from bench import gallery, latency, mapper_quality, word_weights
+from bench import gallery, generator, latency, mapper_quality, word_weights
 from mapper.dataset import load_dataset
 from mapper.fingerprint import tensor_sha256
 from mapper.models import Mapper, MapperConfig
@@ -89,4 +89,19 @@ def test_gallery_draws_every_text_with_its_image_and_readout(small_mapper_dir, t
         assert np.array_equal(np.asarray(grid.crop((x, y, x + gallery.CELL, y + gallery.CELL))), np.asarray(image))
     lines, readout = gallery.caption("a tabby cat", pipe("a tabby cat").classes)
     assert lines == ['"a tabby cat"'] and readout[0].startswith(pipe("a tabby cat").classes[0][0])
+
+
+
+def test_generator_json_records_every_batch_and_dtype(monkeypatch, tmp_path):
+    monkeypatch.setattr(generator, "DEEP128_CONFIG", generator.TINY_BIGGAN_CONFIG)  # the same code, seconds not minutes
+    monkeypatch.setattr(generator, "MATMUL_SIZE", 64)
+    generator.main(["--repeats", "1", "--json", str(tmp_path / "generator.json")])
+    report = json.loads((tmp_path / "generator.json").read_text())
+    assert report["command"] == f"python -m bench.generator --repeats 1 --json {tmp_path / 'generator.json'}"
+    assert [b["batch"] for b in report["batches"]] == [1, 4]
+    assert all(b["eager_s"] > 0 and b["folded_s"] > 0 for b in report["batches"])
+    assert report["max_diff_folded_eager"] < 1e-3
+    assert report["gflops_per_image"]["folded"] < report["gflops_per_image"]["eager"]
+    assert [d["dtype"] for d in report["dtypes"]] == ["float32", "float16", "bfloat16"]
+    assert all((d["eager_s"] is None) != d["native"] for d in report["dtypes"])  # timed exactly where native
 
