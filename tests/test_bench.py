@@ -1,5 +1,7 @@
 """The benches that write the report's JSON, the figures drawn from it, and the gallery script."""
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -12,6 +14,7 @@ from mapper.fingerprint import tensor_sha256
 from mapper.models import Mapper, MapperConfig
 from mapper.pipeline import TextToImagePipeline
 from mapper.training import evaluate_splits
+from tests.conftest import ROOT
 
 
 def test_mapper_quality_json_holds_every_row_and_scores_a_trained_folder(small_dataset_dir, small_mapper_dir, tmp_path):
@@ -105,3 +108,14 @@ def test_generator_json_records_every_batch_and_dtype(monkeypatch, tmp_path):
     assert [d["dtype"] for d in report["dtypes"]] == ["float32", "float16", "bfloat16"]
     assert all((d["eager_s"] is None) != d["native"] for d in report["dtypes"])  # timed exactly where native
 
+
+def test_figures_are_rebuilt_from_the_committed_json_alone_byte_for_byte(tmp_path):
+    """No model is imported, and redrawing gives the committed PNGs (no timestamp in them)."""
+    script = ("import sys, bench.figures as f; f.main(['--out', sys.argv[1]]); "
+              "assert not {'torch', 'transformers'} & set(sys.modules), 'a model library was imported'")
+    subprocess.run([sys.executable, "-c", script, str(tmp_path)], cwd=ROOT, check=True, capture_output=True)
+    drawn = sorted(tmp_path.glob("*.png"))
+    assert [p.name for p in drawn] == sorted(p.name for p in (ROOT / "docs" / "figures").glob("*.png"))
+    for png in drawn:
+        assert png.stat().st_size < 200_000
+        assert png.read_bytes() == (ROOT / "docs" / "figures" / png.name).read_bytes(), png.name
