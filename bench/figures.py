@@ -140,13 +140,14 @@ def word_weights_figure(data: Path, out: Path) -> Path:
         for j, (word, weight) in enumerate(row["words"]):
             color = "white" if weight > 0.6 * np.nanmax(grid) else "black"
             ax.text(j, i, f"{word}\n{weight:.2f}", ha="center", va="center", fontsize=7, color=color)
-        ax.text(width - 0.4, i, f"-> {row['top_class']} {row['top_probability']:.2f}", va="center", fontsize=7)
+        group = f"\n   group: {row['group']['name']} {row['group']['p']:.2f}" if row["group"] else ""
+        ax.text(width - 0.4, i, f"-> {row['top_class']} {row['top_probability']:.2f}{group}", va="center", fontsize=7)
     ax.set_xticks([])
     ax.set_yticks([])
     ax.set_xlim(-0.5, width + 2.6)
     for side in ax.spines.values():
         side.set_visible(False)
-    ax.set_title("Where windowed looks: its pooling weight per word (the rest is on [CLS]/[SEP])", fontsize=10)
+    ax.set_title("Where windowed looks: its pooling weight per word, and its top class", fontsize=10)
     fig.tight_layout()
     return save(fig, out / "word_weights.png")
 

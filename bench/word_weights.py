@@ -1,11 +1,11 @@
-"""Where the default mapper looks: its attention pooling's weight on each word of a few sentences.
+"""Where the default mapper looks: its pooling's weight on each word of a few sentences, and what it read.
 
     python -m bench.word_weights --mapper runs/default [--json OUT.json] [SENTENCE ...]
 
-`windowed` pools the encoder's token states with softmax weights whose score for each token reads the five
-tokens around it; this prints those weights summed over each word's word pieces ("tabby" may be one token,
-"kayak" two), and the share left on [CLS] and [SEP], with the mapper's top class. bench.figures draws the
-JSON as a heat map over the words.
+The weights are the app's /read endpoint's (`python -m mapper.read` prints the same): the pooling's softmax
+over the tokens, summed over each word's word pieces and renormalised over the words. `windowed` scores each
+token by the five tokens around it, so the weight can fall on the subject wherever it stands. bench.figures
+draws the JSON as a heat map over the words.
 """
 from __future__ import annotations
 
@@ -16,11 +16,9 @@ import sys
 from datetime import date
 from pathlib import Path
 
-import torch
-
 from mapper.encoder import TextEncoder
-from mapper.models import Mapper, WindowedAttentionPool, attend
-from mapper.pipeline import class_names
+from mapper.models import Mapper
+from mapper.read import read_text
 
 SENTENCES = [
     "A dog chasing a ball on the beach",
@@ -32,50 +30,21 @@ SENTENCES = [
 ]
 
 
-@torch.inference_mode()
-def token_weights(mapper: Mapper, hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """(batch, seq) the pooling's weight on each token: its scores, caught on the way out of the score layer,
-    put through the same masked softmax that pools the states (`attend` of the identity gives the weights)."""
-    if not isinstance(mapper.pool, WindowedAttentionPool):
-        raise ValueError(f"word weights are read from windowed's pooling; this mapper is {mapper.config.arch!r}")
-    caught = []
-    handle = mapper.pool.score.register_forward_hook(lambda _module, _args, out: caught.append(out.squeeze(-1)))
-    try:
-        mapper.features(hidden, mask)
-    finally:
-        handle.remove()
-    seq = hidden.shape[1]
-    return attend(caught[0], torch.eye(seq, device=hidden.device).expand(len(hidden), seq, seq), mask)
-
-
-@torch.inference_mode()
 def word_weights(encoder: TextEncoder, mapper: Mapper, texts: list[str]) -> list[dict]:
-    """Per text: its words with their summed weights, the weight on special tokens, and the top class."""
-    encoded = encoder.encode(texts)
-    weights = token_weights(mapper, encoded.hidden_states, encoded.attention_mask)
-    top = mapper.class_probabilities(encoded.hidden_states, encoded.attention_mask).max(-1)
-    names = class_names()
-    out = []
-    for i, text in enumerate(texts):
-        batch = encoder.tokenizer(text, truncation=True, max_length=encoder.max_length)
-        words: dict[int, float] = {}
-        for position, word in enumerate(batch.word_ids()):
-            if word is not None:
-                words[word] = words.get(word, 0.0) + float(weights[i, position])
-        spans = [batch.word_to_chars(word) for word in words]
-        out.append({
-            "text": text,
-            "words": [[text[span.start : span.end], round(w, 4)] for span, w in zip(spans, words.values())],
-            "special_tokens": round(1.0 - sum(words.values()), 4),
-            "top_class": names[int(top.indices[i])], "top_probability": round(float(top.values[i]), 4),
-        })
-    return out
+    """Per text: its words with their weights, the top class, and the group of a spread readout, as /read gives them."""
+    rows = []
+    for text in texts:
+        reading = read_text(encoder, mapper, text).to_json()
+        _, name, probability = reading["classes"][0]
+        rows.append({"text": text, "words": reading["words"], "top_class": name, "top_probability": probability,
+                     "group": reading["group"]})
+    return rows
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("sentences", nargs="*", default=SENTENCES, help="default: a few scenes and hard cases")
-    parser.add_argument("--mapper", type=Path, required=True, help="a trained windowed mapper folder")
+    parser.add_argument("--mapper", type=Path, required=True, help="a trained mapper folder")
     parser.add_argument("--json", type=Path, help="also write the weights, and the command, to this file")
     args = parser.parse_args(argv)
     mapper = Mapper.from_pretrained(args.mapper)
@@ -84,7 +53,8 @@ def main(argv: list[str] | None = None) -> None:
     rows = word_weights(encoder, mapper, args.sentences)
     for row in rows:
         words = "  ".join(f"{w} {v:.2f}" for w, v in row["words"])
-        print(f"{words}  [CLS/SEP {row['special_tokens']:.2f}]  -> {row['top_class']} {row['top_probability']:.2f}")
+        group = f" (group {row['group']['name']} {row['group']['p']:.2f})" if row["group"] else ""
+        print(f"{words}  -> {row['top_class']} {row['top_probability']:.2f}{group}")
     if args.json:
         command = shlex.join(["python", "-m", "bench.word_weights", *(sys.argv[1:] if argv is None else argv)])
         report = {"command": command, "date": date.today().isoformat(), "mapper": mapper.config.arch, "sentences": rows}

@@ -5,14 +5,13 @@ import sys
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
 from bench import gallery, generator, latency, mapper_quality, word_weights
 from mapper.dataset import load_dataset
-from mapper.fingerprint import tensor_sha256
-from mapper.models import Mapper, MapperConfig
+from mapper.models import Mapper
 from mapper.pipeline import TextToImagePipeline
+from mapper.read import read_text
 from mapper.training import evaluate_splits
 from tests.conftest import ROOT
 
@@ -35,34 +34,15 @@ def test_mapper_quality_json_holds_every_row_and_scores_a_trained_folder(small_d
     assert rows[0]["sources"] == ["name"] and set(rows[-1]["sources"]) > set(rows[-2]["sources"])
 
 
-def windowed(hidden_size: int = 16) -> Mapper:
-    z = torch.randn(1000, 128)
-    mapper = Mapper(MapperConfig("windowed", hidden_size, "enc", "sha", "gan", tensor_sha256(z)), z).eval()
-    torch.nn.init.normal_(mapper.pool.score.weight)  # it starts at zero: mean pooling
-    return mapper
-
-
-def test_token_weights_are_the_weights_the_pooling_averages_with():
-    torch.manual_seed(0)
-    mapper = windowed()
-    hidden, mask = torch.randn(2, 6, 16), torch.ones(2, 6, dtype=torch.long)
-    mask[1, 4:] = 0
-    weights = word_weights.token_weights(mapper, hidden, mask)
-    assert torch.allclose(weights.sum(1), torch.ones(2)) and (weights[1, 4:] == 0).all()
-    assert not torch.allclose(weights[0], torch.full((6,), 1 / 6))  # not mean pooling
-    assert torch.allclose(torch.einsum("bs,bsh->bh", weights, hidden), mapper.features(hidden, mask), atol=1e-6)
-    z = torch.randn(1000, 128)
-    with pytest.raises(ValueError, match="windowed"):
-        word_weights.token_weights(Mapper(MapperConfig("classifier", 16, "e", "s", "g", tensor_sha256(z)), z), hidden, mask)
-
-
-def test_word_weights_sum_word_pieces_into_the_words_of_the_text(minilm, small_mapper_dir):
+def test_word_weights_are_what_read_gives_with_its_top_class_and_group(minilm, small_mapper_dir):
     mapper = Mapper.from_pretrained(small_mapper_dir)
-    (row,) = word_weights.word_weights(minilm, mapper, ["Beside the sofa stood a tabby cat."])
-    assert [w for w, _ in row["words"]] == ["Beside", "the", "sofa", "stood", "a", "tabby", "cat", "."]
-    assert 0 < row["special_tokens"] < 1
-    assert sum(w for _, w in row["words"]) + row["special_tokens"] == pytest.approx(1, abs=1e-3)
-    assert row["top_class"] in {"tabby", "tiger cat", "Persian cat", "Siamese cat", "Egyptian cat"}
+    cat, dog = word_weights.word_weights(minilm, mapper, ["Beside the sofa stood a tabby cat.", "A dog playing with a ball"])
+    assert [w for w, _ in cat["words"]] == ["Beside", "the", "sofa", "stood", "a", "tabby", "cat", "."]
+    assert sum(w for _, w in cat["words"]) == pytest.approx(1, abs=1e-3)
+    assert cat["top_class"] in {"tabby", "tiger cat", "Persian cat", "Siamese cat", "Egyptian cat"}
+    reading = read_text(minilm, mapper, dog["text"]).to_json()
+    assert dog["words"] == reading["words"] and dog["group"] == reading["group"]
+    assert [dog["top_class"], dog["top_probability"]] == reading["classes"][0][1:]
 
 
 def test_latency_summary_skips_the_warm_up_and_pairs_each_call_with_its_forward():
