@@ -18,8 +18,9 @@ from tests.conftest import ROOT
 
 def test_mapper_quality_json_holds_every_row_and_scores_a_trained_folder(small_dataset_dir, small_mapper_dir, tmp_path):
     out = tmp_path / "quality.json"
+    # 3 epochs: no row can train exactly 10 steps, where OneCycleLR (pct_start 0.1) divides by zero
     mapper_quality.main(["--dataset", str(small_dataset_dir), "--arch", "linear", "--mapper-dirs", str(small_mapper_dir),
-                         "--ablation", "--ablation-arch", "classifier", "--ablation-epochs", "1", "--json", str(out)])
+                         "--ablation", "--ablation-arch", "classifier", "--ablation-epochs", "3", "--json", str(out)])
     report = json.loads(out.read_text())
     assert report["command"].startswith("python -m bench.mapper_quality --dataset")
     names = [(r["arch"], r["variant"]) for r in report["mappers"]]
