@@ -177,6 +177,14 @@ def loss_fn(mapper: Mapper, hidden: torch.Tensor, mask: torch.Tensor, targets: t
     return (1 - F.cosine_similarity(out, wanted)).mean() + F.mse_loss(out, wanted)
 
 
+def one_cycle(optimizer: torch.optim.Optimizer, lr: float, steps: int) -> torch.optim.lr_scheduler.LRScheduler:
+    """OneCycleLR with a warm-up of at least two steps: it divides by zero when pct_start * total_steps is 1
+    (a 10-step run); a run too short for a cycle keeps `lr`."""
+    if steps < 4:
+        return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda _: 1.0)
+    return torch.optim.lr_scheduler.OneCycleLR(optimizer, lr, total_steps=steps, pct_start=max(0.1, 2 / steps))
+
+
 def train(dataset: Dataset, config: TrainConfig, progress: bool = True) -> TrainResult:
     if config.arch not in ARCHITECTURES:
         raise ValueError(f"unknown mapper architecture {config.arch!r}: choose from {sorted(ARCHITECTURES)}")
@@ -205,7 +213,7 @@ def train(dataset: Dataset, config: TrainConfig, progress: bool = True) -> Train
     start_state = copy.deepcopy(mapper.state_dict())
     optimizer = torch.optim.AdamW(mapper.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     steps = config.epochs * -(-len(train_indices) // config.batch_size)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, config.lr, total_steps=steps, pct_start=0.1)
+    schedule = one_cycle(optimizer, config.lr, steps)
     best_score, best_state, best_epoch, history = -1.0, None, 0, []
     bar = tqdm(range(1, config.epochs + 1), desc=f"training {config.arch}", unit="epoch", disable=not progress)
     for epoch in bar:

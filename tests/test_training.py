@@ -14,8 +14,22 @@ from mapper.training import (
     description_indices,
     evaluate_splits,
     interpolate,
+    one_cycle,
     train,
 )
+
+
+@pytest.mark.parametrize("steps", range(1, 31))
+def test_the_schedule_warms_up_and_ends_low_at_any_length(steps):
+    """OneCycleLR with pct_start 0.1 divided by zero at exactly 10 steps (a small ablation hit it)."""
+    optimizer = torch.optim.AdamW([torch.nn.Parameter(torch.zeros(1))], lr=1e-3)
+    schedule, rates = one_cycle(optimizer, 1e-3, steps), []
+    for _ in range(steps):
+        rates.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        schedule.step()
+    assert max(rates) <= 1e-3 + 1e-12
+    assert rates[0] < 1e-3 and rates[-1] < 1e-4 if steps >= 4 else rates == [1e-3] * steps  # too short for a cycle
 
 
 def test_short_real_training_learns(small_mapper_dir, small_dataset_dir):
