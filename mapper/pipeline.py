@@ -18,6 +18,7 @@ from mapper.encoder import TextEncoder
 from mapper.gan import MAX_SEED, Generator, to_pil
 from mapper.models import OUTSIDE_THRESHOLD, Mapper, blend
 from mapper.reading import Reading, read
+from mapper.text import normalize_text
 
 MAX_TEXT_CHARS = 1000
 MAX_IMAGES = 4
@@ -72,13 +73,11 @@ class TextToImagePipeline:
         """(1000,) the mapper's probabilities over ImageNet classes for `text`, on the CPU; the same tensor
         again for a text among the last `text_cache_size` seen. Kept on the CPU, the cache holds no GPU memory
         and nothing tied to one GPU session (ZeroGPU attaches a GPU per request)."""
-        check_text(text)
-        return self.remembered(text)[0]
+        return self.remembered(check_text(text))[0]
 
     def read(self, text: str) -> Reading:
         """What the mapper reads in `text`: top classes, group, word weights, outside ImageNet or not."""
-        check_text(text)
-        return self.remembered(text)[1]
+        return self.remembered(check_text(text))[1]
 
     @torch.inference_mode()
     def compute_reading(self, text: str) -> tuple[torch.Tensor, Reading]:
@@ -100,7 +99,7 @@ class TextToImagePipeline:
         blend_amount: float = DEFAULT_BLEND,
     ) -> PipelineOutput:
         """`num_images` images of `text` in one batch; seed None draws a fresh seed, reported in the output."""
-        check_text(text)
+        text = check_text(text)
         num_images = check_settings(truncation, seed, num_images, blend_amount)
         seed = random_seed() if seed is None else int(seed)
         probs, reading = self.remembered(text)
@@ -110,11 +109,17 @@ class TextToImagePipeline:
         return PipelineOutput(to_pil(images), classes, seed, reading)
 
 
-def check_text(text: str) -> None:
-    if not isinstance(text, str) or not text.strip():
+def check_text(text: str) -> str:
+    """The text as the encoder will read it (mapper.text), refused when over-long or, once normalised, empty."""
+    if text is None:
         raise ValueError("please type some text")
-    if len(text) > MAX_TEXT_CHARS:
+    if not isinstance(text, str):
+        raise ValueError(f"text must be a string, got {describe(text)}")
+    if len(text) > MAX_TEXT_CHARS:  # before normalising, which so never runs over a huge payload
         raise ValueError(f"text is {len(text):,} characters; keep it under {MAX_TEXT_CHARS:,}")
+    if not (text := normalize_text(text)):
+        raise ValueError("please type some text")
+    return text
 
 
 def check_settings(truncation: float, seed: int | None, num_images: int, blend_amount: float) -> int:

@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     status = 0
     for text in texts:
         try:
-            check_text(text)
+            text = check_text(text)  # read as the app reads it: normalised
         except ValueError as err:
             print(f"read: {text[:40]!r}: {err}", file=sys.stderr)
             status = 1

@@ -48,6 +48,9 @@ def test_any_script_or_emoji_still_draws(pipe, text):
         ({"text": ""}, "please type some text"),
         ({"text": " \n\t"}, "please type some text"),
         ({"text": None}, "please type some text"),
+        ({"text": "\u200b\x00\ufeff \u2060"}, "please type some text"),  # invisible characters only
+        ({"text": 5}, "text must be a string, got 5"),
+        ({"text": ["a cat"]}, "text must be a string, got a list"),
         ({"text": "x" * 10_000}, "text is 10,000 characters; keep it under 1,000"),
         ({"truncation": 0}, "truncation must be a number in (0, 1], got 0"),
         ({"truncation": 1.02}, "truncation must be a number in (0, 1], got 1.02"),
@@ -109,3 +112,14 @@ def test_the_text_cache_keeps_only_the_latest_texts(pipe, monkeypatch):
     # "a kayak", used again, stayed; "a violin", the least recently used, made room for "a teapot"
     assert encoded == ["a kayak", "a violin", "a teapot", "a violin"]
     assert small.remembered.cache_info().currsize == 2
+
+
+def test_text_is_read_as_normalised_and_cached_once_for_every_way_of_writing_it(pipe, monkeypatch):
+    fresh = TextToImagePipeline(pipe.encoder, pipe.mapper, pipe.generator)
+    encoded = counting_encodes(fresh, monkeypatch)
+    plain = fresh("a tabby cat on a sofa", seed=2)
+    for disguised in ("  a tabby\u200b cat\non a sofa\x00 ", "a tabby cat on a sofa\ufeff", "a\ud800 tabby cat on a sofa"):
+        out = fresh(disguised, seed=2)
+        assert out.classes == plain.classes and np.array_equal(pixels(out)[0], pixels(plain)[0])
+    assert encoded == ["a tabby cat on a sofa"]
+    assert fresh("cafe\u0301 au lait").classes == fresh("caf\u00e9 au lait").classes and encoded[-1] == "caf\u00e9 au lait"
