@@ -29,6 +29,20 @@ MAX_SEED = 2**32 - 1  # numpy's RandomState accepts [0, 2**32)
 FOLDED_CHECK_TOLERANCE = 1e-2
 
 
+class BrokenImageError(RuntimeError):
+    """The generator made an image with values that are not finite or outside [-1, 1]: never served."""
+
+
+def image_fault(images: torch.Tensor) -> str | None:
+    """What is wrong with a batch of images that should lie in [-1, 1], or None. (Cast to 8 bits, NaN reads
+    as black: a broken generator would otherwise serve black squares as if they were pictures.)"""
+    if not (finite := torch.isfinite(images)).all():
+        return f"{(~finite).sum().item():,} of {images.numel():,} values are not finite"
+    if (peak := images.abs().max().item()) > 1:
+        return f"values reach {peak:.3g}, outside [-1, 1]"
+    return None
+
+
 def snap_truncation(truncation: float, n_stats: int = 51) -> float:
     """Nearest truncation on the grid where BigGAN stored its batch-norm statistics.
 
@@ -87,10 +101,11 @@ def load_biggan(folder: Path) -> BigGAN:
 class Generator:
     """BigGAN-deep with the knobs the demo needs: class vectors, truncation, seed.
 
-    By default it runs `FoldedBigGAN` (mapper.fast_generator: the same function for less work; see
-    "Generator speed" in the README), checked against the package's eager generator once at
-    construction, which also pays the first call's set-up cost; if it cannot be built or
-    disagrees, it logs why and runs eager.
+    At construction the package's eager generator draws one image from a fixed input, and a checkpoint
+    whose image is broken (not finite, or outside [-1, 1]) is refused. By default it then runs
+    `FoldedBigGAN` (mapper.fast_generator: the same function for less work; see "Generator speed" in
+    the README), checked against that image, which also pays the first call's set-up cost; if it
+    cannot be built or disagrees, it logs why and runs eager.
     """
 
     def __init__(self, model: BigGAN, name_or_path: str, optimize: bool = True):
@@ -98,8 +113,16 @@ class Generator:
         self.name_or_path = name_or_path
         # (cond_vector, truncation) -> images: the folded generator or the package's own.
         self.network: FoldedBigGAN | torch.nn.Module = self.model.generator
+        cond_vector = torch.cat([self.noise(1, 0.4, seed=0), self.class_embeddings[:1]], dim=1)
+        with torch.inference_mode():
+            reference = self.model.generator(cond_vector, 0.4)
+        if fault := image_fault(reference):
+            raise ValueError(
+                f"BigGAN {name_or_path}: its image for a fixed input is broken ({fault}); the checkpoint is "
+                "corrupt or wrongly converted, not serving it"
+            )
         if optimize:
-            self.network = self.checked_folded_network()
+            self.network = self.checked_folded_network(cond_vector, reference)
         logger.info("BigGAN %s on %s: %s generator", name_or_path, self.device, "folded" if self.optimized else "eager")
 
     @classmethod
@@ -119,13 +142,14 @@ class Generator:
     def optimized(self) -> bool:
         return self.network is not self.model.generator
 
-    def checked_folded_network(self) -> FoldedBigGAN | torch.nn.Module:
-        """The folded generator if it builds and matches eager on one image, else eager (logged)."""
+    def checked_folded_network(
+        self, cond_vector: torch.Tensor, reference: torch.Tensor
+    ) -> FoldedBigGAN | torch.nn.Module:
+        """The folded generator if it builds and matches eager's `reference` image, else eager (logged)."""
         try:
             folded = FoldedBigGAN(self.model)
             with torch.inference_mode():
-                cond_vector = torch.cat([self.noise(1, 0.4, seed=0), self.class_embeddings[:1]], dim=1)
-                difference = (folded(cond_vector, 0.4) - self.model.generator(cond_vector, 0.4)).abs().max().item()
+                difference = (folded(cond_vector, 0.4) - reference).abs().max().item()
             if not difference <= FOLDED_CHECK_TOLERANCE:
                 raise ValueError(f"its image differs from eager's by up to {difference:.3g}")
         except Exception as err:  # noqa: BLE001 - any failure of the fast path falls back to the reference
@@ -155,11 +179,14 @@ class Generator:
 
     @torch.inference_mode()
     def generate(self, class_vectors: torch.Tensor, truncation: float = 0.4, seed: int = 0) -> torch.Tensor:
-        """(batch, 128) class vectors -> (batch, 3, H, W) images in [-1, 1]."""
+        """(batch, 128) class vectors -> (batch, 3, H, W) images in [-1, 1]; BrokenImageError if they are not."""
         truncation = snap_truncation(truncation, self.model.config.n_stats)
         class_vectors = class_vectors.to(self.device, torch.float32)
         noise = self.noise(len(class_vectors), truncation, seed)
-        return self.network(torch.cat([noise, class_vectors], dim=1), truncation)
+        images = self.network(torch.cat([noise, class_vectors], dim=1), truncation)
+        if fault := image_fault(images):
+            raise BrokenImageError(f"BigGAN {self.name_or_path} made a broken image ({fault})")
+        return images
 
 
 def to_pil(images: torch.Tensor) -> list[Image.Image]:

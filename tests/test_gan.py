@@ -1,7 +1,9 @@
+import re
+
 import pytest
 import torch
 
-from mapper.gan import Generator, resolve_biggan, snap_truncation, to_pil
+from mapper.gan import BrokenImageError, Generator, image_fault, resolve_biggan, snap_truncation, to_pil
 
 
 def vectors(generator, classes):
@@ -73,3 +75,28 @@ def test_checkpoint_missing_weights_is_refused(tiny_biggan_dir, tmp_path):
     torch.save(state, tmp_path / "pytorch_model.bin")
     with pytest.raises(ValueError, match="embeddings.weight"):
         Generator.from_pretrained(tmp_path)
+
+
+@pytest.mark.parametrize("optimize", [True, False])
+def test_a_checkpoint_whose_image_is_not_finite_is_refused_naming_it(tiny_biggan_dir, tmp_path, optimize):
+    state = torch.load(tiny_biggan_dir / "pytorch_model.bin", weights_only=True)
+    state["generator.bn.weight"].fill_(float("nan"))  # what the package's uninitialised final batch norm can hold
+    (tmp_path / "config.json").write_text((tiny_biggan_dir / "config.json").read_text())
+    torch.save(state, tmp_path / "pytorch_model.bin")
+    message = f"BigGAN {tmp_path}: its image for a fixed input is broken (3,072 of 3,072 values are not finite)"
+    with pytest.raises(ValueError, match=re.escape(message)):
+        Generator.from_pretrained(tmp_path, optimize=optimize)
+
+
+def test_images_not_finite_or_out_of_range_are_faults():
+    assert image_fault(torch.tensor([-1.0, 0.0, 1.0])) is None
+    assert image_fault(torch.tensor([0.0, float("nan"), float("inf")])) == "2 of 3 values are not finite"
+    assert image_fault(torch.tensor([0.5, -1.25])) == "values reach 1.25, outside [-1, 1]"
+
+
+@pytest.mark.parametrize("value, fault", [(float("nan"), "not finite"), (2.0, "outside")])
+def test_a_broken_image_after_load_is_an_error_never_an_image(tiny_generator, monkeypatch, value, fault):
+    z = vectors(tiny_generator, [281])
+    monkeypatch.setattr(tiny_generator, "network", lambda cond, truncation: torch.full((len(cond), 3, 32, 32), value))
+    with pytest.raises(BrokenImageError, match=fault):
+        tiny_generator.generate(z, 0.4, seed=1)
