@@ -112,7 +112,7 @@ def fallback_mapper(encoder: TextEncoder, generator: Generator, recipe: Recipe, 
     if (entry / RECORD_NAME).is_file():
         try:
             cached = Mapper.from_pretrained(entry)
-        except (RuntimeError, TypeError, KeyError, ValueError) as err:  # saved by an older version of the code
+        except (OSError, RuntimeError, TypeError, KeyError, ValueError) as err:  # older code's, or a file cut short
             log.warning("the cached fallback mapper in %s no longer loads (%s); training it again", entry, err)
             shutil.rmtree(entry)
         else:

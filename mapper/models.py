@@ -27,6 +27,7 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
@@ -387,8 +388,7 @@ class Mapper(nn.Module):
     def from_pretrained(cls, folder_or_repo: str | Path) -> Mapper:
         """Load from a folder or a Hub repo: JSON config + safetensors, never pickle or remote code."""
         config_path, weights_path = resolve_files(str(folder_or_repo))
-        config = MapperConfig(**json.loads(config_path.read_text()))
-        state = load_file(weights_path)
+        config, state = read_config(config_path), read_weights(weights_path)
         mapper = cls(config, state["class_embeddings"])
         if mapper.is_classifier and "memory.keys" in state:  # sized by what was saved
             parts = [f"memory.{k}" for k in MEMORY_PARTS]
@@ -436,6 +436,22 @@ def resolve_files(folder_or_repo: str) -> tuple[Path, Path]:
             f"could not load mapper {folder_or_repo!r}: not a local folder, and not downloadable from the Hub "
             f"({err.__class__.__name__})"
         ) from None
+
+
+def read_config(path: Path) -> MapperConfig:
+    """A mapper's config; one that is not a config (cut short, garbled, another program's) names its file."""
+    try:
+        return MapperConfig(**json.loads(path.read_text(encoding="utf-8")))
+    except (UnicodeDecodeError, json.JSONDecodeError, TypeError) as err:
+        raise ValueError(f"mapper file {path} cannot be read as a mapper config ({err})") from None
+
+
+def read_weights(path: Path) -> dict[str, torch.Tensor]:
+    """A mapper's tensors; a file that safetensors cannot read (cut short, corrupt) names itself."""
+    try:
+        return load_file(path)
+    except SafetensorError as err:
+        raise ValueError(f"mapper file {path} cannot be read ({err}); it is truncated or corrupt") from None
 
 
 def cosine_to_classes(vectors: torch.Tensor, class_embeddings: torch.Tensor) -> torch.Tensor:

@@ -55,17 +55,39 @@ def test_a_different_recipe_never_reuses_another_mapper(minilm, tiny_generator):
     assert len(names) == 3 and all(n.startswith(f"{DEFAULT_ARCH}-") for n in names)
 
 
-def test_a_cached_mapper_that_no_longer_loads_is_trained_again(parts, tmp_path, caplog):
-    caplog.set_level(logging.INFO, logger="mapper")
-    recipe = Recipe(FEW_CLASSES, TrainConfig(arch="linear"))  # closed-form: the build is most of the cost
-    entry = load_pipeline(NOT_PUSHED, **parts, recipe=recipe, cache=tmp_path).fallback
+def older_version(entry: Path) -> None:
     config = json.loads((entry / "config.json").read_text())
     (entry / "config.json").write_text(json.dumps({**config, "a_field_of_an_older_version": 1}))
 
-    again = load_pipeline(NOT_PUSHED, **parts, recipe=recipe, cache=tmp_path)
-    assert again.fallback == entry and "no longer loads" in caplog.text
-    assert "a_field_of_an_older_version" not in (entry / "config.json").read_text()
-    assert again.pipeline("a yellow taxi in the city").classes[0][0] == "cab"
+
+def cut_short(entry: Path) -> None:  # an interrupted copy, a disk error
+    weights = entry / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:1000])
+
+
+def lost(entry: Path) -> None:
+    (entry / "model.safetensors").unlink()
+
+
+def test_a_cached_mapper_that_no_longer_loads_is_trained_again(parts, tmp_path, caplog, monkeypatch):
+    caplog.set_level(logging.INFO, logger="mapper")
+    recipe = Recipe(FEW_CLASSES, TrainConfig(arch="linear"))  # closed-form: the build is most of the cost
+    trained: list = []
+    train_fallback = fallback.train_fallback
+    monkeypatch.setattr(fallback, "train_fallback", lambda *a: trained.append(train_fallback(*a)) or trained[-1])
+    entry = load_pipeline(NOT_PUSHED, **parts, recipe=recipe, cache=tmp_path).fallback
+    # later trainings give the first one's mapper back: what is tested is that they happen and are cached
+    monkeypatch.setattr(fallback, "train_fallback", lambda *a: trained.append(trained[0]) or trained[0])
+    for damage in (older_version, cut_short, lost):
+        damage(entry)
+        caplog.clear()
+        again = load_pipeline(NOT_PUSHED, **parts, recipe=recipe, cache=tmp_path)
+        assert again.fallback == entry and "no longer loads" in caplog.text and "training it again" in caplog.text
+        assert again.pipeline("a yellow taxi in the city").classes[0][0] == "cab"
+    assert len(trained) == 4  # the first, and once after each damage
+    caplog.clear()
+    load_pipeline(NOT_PUSHED, **parts, recipe=recipe, cache=tmp_path)
+    assert len(trained) == 4 and "earlier start" in caplog.text  # the last one was cached whole
 
 
 def test_a_mapper_that_did_not_learn_is_refused_and_not_cached(parts, tmp_path):

@@ -101,6 +101,32 @@ def test_memory_less_classifier_loads_and_a_partial_memory_is_refused(z, tmp_pat
         Mapper.from_pretrained(tmp_path)
 
 
+def cut_short(path, keep: float = 0.5) -> None:
+    """Keep only the first `keep` of a file, as an interrupted copy or a disk error leaves it."""
+    data = path.read_bytes()
+    path.write_bytes(data[: int(len(data) * keep)])
+
+
+@pytest.mark.parametrize(
+    "damage, file, message",
+    [
+        (lambda folder: cut_short(folder / "model.safetensors"), "model.safetensors",
+         "cannot be read (Error while deserializing header: incomplete metadata, file not fully covered)"),
+        (lambda folder: cut_short(folder / "config.json"), "config.json", "cannot be read as a mapper config"),
+        (lambda folder: (folder / "config.json").write_text('{"arch": "windowed", "from_the_future": 1}'),
+         "config.json", "unexpected keyword argument 'from_the_future'"),
+    ],
+    ids=["weights cut short", "config cut short", "config of another version"],
+)
+def test_a_mapper_file_that_cannot_be_read_is_refused_naming_it(z, tmp_path, damage, file, message):
+    make("windowed", z).save_pretrained(tmp_path)
+    damage(tmp_path)
+    with pytest.raises(ValueError) as err:
+        Mapper.from_pretrained(tmp_path)
+    assert str(err.value).startswith(f"mapper file {tmp_path / file} ") and message in str(err.value)
+    assert "\n" not in str(err.value)
+
+
 def test_memory_refuses_rows_outside_its_table(z):
     memory = make("classifier", z).memory
     flags = torch.zeros(3, dtype=torch.bool)
