@@ -48,7 +48,7 @@ from mapper.fallback import Recipe, fallback_mapper
 from mapper.gan import CONFIG_NAME, WEIGHTS_NAME, Generator, to_pil
 from mapper.models import Mapper, blend
 from mapper.pipeline import DEFAULT_BLEND, DEFAULT_TRUNCATION, ENCODER_THREADS, TextToImagePipeline
-from mapper.testing import DEEP128_CONFIG, save_random_biggan
+from mapper.testing import DEEP128_CONFIG, free_port, save_random_biggan
 
 ROOT = Path(__file__).resolve().parents[1]
 REAL_EMBEDDINGS = ROOT.parent / "shared" / "assets" / "biggan" / "class_embeddings_deep128_normalized.npy"
@@ -185,14 +185,6 @@ def p95(values: list[float]) -> float:
 
 
 # --- the served app ------------------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def start_server(biggan: Path, mapper: Path, encoder: str, scratch: Path) -> tuple[subprocess.Popen, str]:

@@ -5,6 +5,7 @@ A random BigGAN costs exactly what a trained one does, and is loaded through the
 from __future__ import annotations
 
 import json
+import socket
 from pathlib import Path
 
 import torch
@@ -54,3 +55,10 @@ def save_random_biggan(
     (folder / "config.json").write_text(json.dumps(config))
     torch.save(random_biggan(config, seed, class_embeddings).state_dict(), folder / "pytorch_model.bin")
     return folder
+
+
+def free_port() -> int:
+    """A TCP port free on this machine now, for a server started next."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

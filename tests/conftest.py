@@ -8,7 +8,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the Hub is unreachable here; fai
 
 import pytest
 
-from mapper.testing import save_random_biggan
+from mapper.testing import free_port, save_random_biggan
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
@@ -107,14 +107,6 @@ def tiny_biggan_real_z_dir(tmp_path_factory, deep128_embeddings) -> Path:
 
 
 # --- the app, served for real ---------------------------------------------------------------------
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="session")
