@@ -6,6 +6,7 @@ from functools import cached_property
 from pathlib import Path
 
 import torch
+from safetensors import SafetensorError
 from torch import nn
 from transformers import AutoModel, AutoTokenizer
 
@@ -39,17 +40,28 @@ class TextEncoder:
 
     @classmethod
     def from_pretrained(cls, name_or_path: str = DEFAULT_ENCODER, device: str | None = None) -> TextEncoder:
+        """Load a Hub id or a folder; a folder that lacks its weights or tokenizer, or holds unreadable ones,
+        is refused with one line saying so."""
         name_or_path = str(name_or_path)
-        if looks_like_path(name_or_path) and not Path(name_or_path).expanduser().is_dir():
+        folder = Path(name_or_path).expanduser()
+        if looks_like_path(name_or_path) and not folder.is_dir():
             raise FileNotFoundError(f"encoder folder not found: {name_or_path}")
         try:
-            tokenizer = AutoTokenizer.from_pretrained(name_or_path)
             model = AutoModel.from_pretrained(name_or_path)
-        except OSError as err:
+            tokenizer = AutoTokenizer.from_pretrained(name_or_path)
+        except (OSError, ValueError, SafetensorError) as err:
+            if not folder.is_dir():
+                raise ValueError(
+                    f"could not load text encoder {name_or_path!r}: not a local folder with a "
+                    f"transformers model, and not downloadable from the Hub ({err.__class__.__name__})"
+                ) from None
+            reason = str(err).strip().splitlines()[0]  # transformers' messages run to several lines
+            raise ValueError(f"could not load text encoder folder {folder}: {reason}") from None
+        if len(tokenizer) <= len(tokenizer.all_special_ids):  # transformers makes one from nothing
             raise ValueError(
-                f"could not load text encoder {name_or_path!r}: not a local folder with a "
-                f"transformers model, and not downloadable from the Hub ({err.__class__.__name__})"
-            ) from None
+                f"text encoder {name_or_path}: its tokenizer has no vocabulary, only special tokens; the folder "
+                "lacks its tokenizer files (tokenizer.json, or a vocabulary such as vocab.txt)"
+            )
         return cls(tokenizer, pack_linears(model.to(device or "cpu")), name_or_path)
 
     @property

@@ -1,9 +1,11 @@
 """app.py served for real in its own process (see the app_server fixture), called with gradio_client."""
+import shutil
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+import torch
 from gradio_client import Client
 from gradio_client.exceptions import AppError
 from PIL import Image
@@ -12,6 +14,10 @@ from mapper import device
 from mapper.demo import description, make_generate
 from mapper.device import on_gpu
 from mapper.fallback import DEFAULT_MAPPER, LoadedPipeline
+from mapper.fingerprint import tensor_sha256
+from mapper.gan import Generator
+from mapper.models import Mapper, MapperConfig
+from mapper.pipeline import TextToImagePipeline
 
 CATS = {"tabby", "tiger cat", "Persian cat", "Siamese cat", "Egyptian cat"}
 
@@ -80,6 +86,7 @@ def test_any_script_or_emoji_still_draws(client, text):
     [
         ("", {}, "please type some text"),
         ("   \n ", {}, "please type some text"),
+        ("\u200b\x00\ufeff", {}, "please type some text"),  # invisible characters only
         ("x" * 10_000, {}, "text is 10,000 characters; keep it under 1,000"),
         ("a cat", {"truncation": 0}, "truncation must be a number in (0, 1], got 0"),
         ("a cat", {"truncation": 1.5}, "truncation must be a number in (0, 1], got 1.5"),
@@ -118,6 +125,74 @@ def test_server_log_shows_no_stack_trace_for_bad_input_and_one_load_for_all_call
     text = log.read_text()
     assert "Traceback" not in text
     assert text.count("pipeline ready on cpu: mapper ") == 1  # models loaded once, shared by every call
+
+
+# --- nothing broken is served ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def random_mapper_dir(tmp_path, minilm, tiny_biggan_dir) -> Path:
+    """An untrained mapper for all-MiniLM-L6-v2 and the tiny BigGAN: it loads, and draws something."""
+    z = Generator.from_pretrained(tiny_biggan_dir).class_embeddings
+    config = MapperConfig("linear", minilm.hidden_size, "minilm", minilm.fingerprint, "tiny", tensor_sha256(z))
+    return Mapper(config, z).save_pretrained(tmp_path / "mapper")
+
+
+def encoder_copy(minilm_path: str, folder: Path, leave_out: tuple[str, ...] = ()) -> Path:
+    """all-MiniLM-L6-v2's files, linked, but for those left out."""
+    folder.mkdir()
+    for file in Path(minilm_path).iterdir():
+        if file.is_file() and file.name not in leave_out:
+            (folder / file.name).symlink_to(file)
+    return folder
+
+
+def cut_short(file: Path) -> Path:
+    data = file.read_bytes()
+    file.unlink()  # a link: write a file of its own
+    file.write_bytes(data[: len(data) // 2])
+    return file
+
+
+def nan_biggan(tiny_biggan_dir: Path, folder: Path) -> Path:
+    shutil.copytree(tiny_biggan_dir, folder)
+    state = torch.load(folder / "pytorch_model.bin", weights_only=True)
+    state["generator.bn.weight"].fill_(float("nan"))  # what the package's uninitialised final batch norm can hold
+    torch.save(state, folder / "pytorch_model.bin")
+    return folder
+
+
+@pytest.mark.parametrize(
+    "broken", ["biggan", "mapper", "encoder tokenizer", "encoder weights", "encoder weights cut short"]
+)
+def test_a_broken_checkpoint_is_refused_at_start_with_one_line(
+    broken, random_mapper_dir, minilm_path, tiny_biggan_dir, tmp_path, monkeypatch, capsys
+):
+    import app
+
+    monkeypatch.setenv("TEXT2BIGGAN_HOME", str(tmp_path / "cache"))
+    mapper, biggan, encoder = random_mapper_dir, tiny_biggan_dir, minilm_path
+    if broken == "biggan":
+        biggan = nan_biggan(tiny_biggan_dir, tmp_path / "biggan")
+        expected = f"BigGAN {biggan}: its image for a fixed input is broken (3,072 of 3,072 values are not finite)"
+    elif broken == "mapper":
+        cut_short(mapper / "model.safetensors")
+        expected = f"mapper file {mapper / 'model.safetensors'} cannot be read"
+    elif broken == "encoder tokenizer":
+        encoder = encoder_copy(minilm_path, tmp_path / "encoder", ("tokenizer.json", "vocab.txt"))
+        expected = f"text encoder {encoder}: its tokenizer has no vocabulary"
+    elif broken == "encoder weights":
+        encoder = encoder_copy(minilm_path, tmp_path / "encoder", ("model.safetensors",))
+        expected = f"could not load text encoder folder {encoder}: Error no file named model.safetensors"
+    else:
+        encoder = encoder_copy(minilm_path, tmp_path / "encoder")
+        cut_short(encoder / "model.safetensors")
+        expected = f"could not load text encoder folder {encoder}: Error while deserializing header"
+    assert app.main(["--mapper", str(mapper), "--biggan", str(biggan), "--encoder", str(encoder)]) == 1
+    err = capsys.readouterr().err
+    errors = [line for line in err.splitlines() if "error" in line.lower()]
+    assert len(errors) == 1 and errors[0].startswith(f"app: error: {expected}"), err
+    assert "Traceback" not in err and not (tmp_path / "cache").exists()
 
 
 def test_help_names_every_flag_and_its_variable(capsys):
