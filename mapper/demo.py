@@ -7,17 +7,21 @@ round trip to the server), so the seed box always shows the seed behind the imag
 """
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 import gradio as gr
 from PIL import Image
+from starlette.middleware import Middleware
 
 from mapper.device import on_gpu
 from mapper.fallback import LoadedPipeline
-from mapper.gan import HUB_REPOS, MAX_SEED
+from mapper.gan import HUB_REPOS, MAX_SEED, BrokenImageError
 from mapper.pipeline import DEFAULT_BLEND, DEFAULT_TRUNCATION, MAX_IMAGES, TextToImagePipeline
 from mapper.reading import TOP_K, reading_note
+from mapper.rest import CompleteRestCalls, endpoints
 
+log = logging.getLogger(__name__)
 RANDOM_SEED = -1
 # Runs in the browser, sparing a round trip: with "random seed" ticked, a fresh seed goes into the seed box
 # before /generate reads it.
@@ -38,18 +42,20 @@ THEME = gr.themes.Soft(primary_hue="orange")
 Readout = dict[str, float]
 
 
-def checked_by_pipeline(slider: gr.Slider) -> gr.Slider:
-    """Let API values outside the slider's range reach the pipeline, which refuses them naming the parameter
-    ("number of images must be a whole number from 1 to 4, got 9"); Gradio's own check says only "Value 9 is
-    greater than maximum value 4" and logs a stack trace each time. The page's slider cannot leave its range.
-    (Set on the instance: Gradio writes a .pyi stub beside any module that subclasses a component.)"""
-    slider.preprocess = lambda payload: payload
-    return slider
+def checked_by_pipeline(component: gr.components.Component) -> gr.components.Component:
+    """Let whatever an API client sends reach the pipeline, which refuses a bad value naming the setting ("number
+    of images must be a whole number from 1 to 4, got 9", "seed must be ..., got a str"). Gradio's own checks say
+    "Value 9 is greater than maximum value 4", or to a REST client only `{"error": null}`, and log a stack trace
+    each time; a textbox would turn a number into text. The page's inputs send nothing else. (Set on the
+    instance: Gradio writes a .pyi stub beside any module that subclasses a component.)"""
+    component.preprocess = lambda payload: payload
+    return component
 
 
 def make_generate(pipeline: TextToImagePipeline) -> Callable[..., tuple[list[Image.Image], Readout, int]]:
     """The /generate handler. Bad input becomes a gr.Error: a message for the person or client, and no
-    stack trace; anything else is a bug, and Gradio reports it without details."""
+    stack trace; so does a broken image, which is never served (logged: the generator is at fault); anything
+    else is a bug, and Gradio reports it without details."""
 
     def generate(
         text: str,
@@ -62,6 +68,10 @@ def make_generate(pipeline: TextToImagePipeline) -> Callable[..., tuple[list[Ima
             out = pipeline(text, truncation, None if seed in (None, RANDOM_SEED) else seed, num_images, blend)
         except ValueError as err:
             raise gr.Error(str(err), print_exception=False) from None
+        except BrokenImageError as err:
+            log.error("%s; not served", err)
+            raise gr.Error("the generator made a broken image, which was not served: this server's BigGAN is at "
+                           "fault, not your text", print_exception=False) from None
         return out.images, dict(out.classes), out.seed
 
     return on_gpu(generate)
@@ -123,7 +133,9 @@ def build_demo(loaded: LoadedPipeline) -> gr.Blocks:
         gr.Markdown(description(loaded))
         with gr.Row():
             with gr.Column():
-                text = gr.Textbox(label="Text", placeholder="A red sports car on the highway", lines=2)
+                text = checked_by_pipeline(
+                    gr.Textbox(label="Text", placeholder="A red sports car on the highway", lines=2)
+                )
                 button = gr.Button("Generate", variant="primary")
                 gr.Examples([[e] for e in EXAMPLES], inputs=[text], cache_examples=False)
                 truncation = checked_by_pipeline(gr.Slider(
@@ -137,9 +149,9 @@ def build_demo(loaded: LoadedPipeline) -> gr.Blocks:
                     gr.Slider(1, MAX_IMAGES, 1, step=1, precision=0, label="Number of images")
                 )
                 with gr.Row():
-                    seed = gr.Number(
+                    seed = checked_by_pipeline(gr.Number(
                         RANDOM_SEED, precision=0, label="Seed", info="the seed of the images shown; -1: random"
-                    )
+                    ))
                     randomize = gr.Checkbox(True, label="random seed", info="untick to keep the seed")
             with gr.Column():
                 gallery = gr.Gallery(
@@ -167,6 +179,8 @@ def build_demo(loaded: LoadedPipeline) -> gr.Blocks:
     return demo.queue(default_concurrency_limit=CONCURRENCY_LIMIT)
 
 
-def launch(demo: gr.Blocks, host: str, port: int) -> None:
-    """Serve until stopped; Gradio 6 takes the theme here, not in Blocks()."""
-    demo.launch(server_name=host, server_port=port, theme=THEME)
+def launch(demo: gr.Blocks, host: str, port: int, **options) -> None:
+    """Serve until stopped (or as `options` for demo.launch say); Gradio 6 takes the theme here, not in Blocks().
+    REST calls pass through mapper.rest first, so a curl call with only the text gets the defaults."""
+    rest = Middleware(CompleteRestCalls, endpoints=endpoints(demo))
+    demo.launch(server_name=host, server_port=port, theme=THEME, app_kwargs={"middleware": [rest]}, **options)

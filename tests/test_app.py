@@ -1,9 +1,13 @@
-"""app.py served for real in its own process (see the app_server fixture), called with gradio_client."""
+"""app.py served for real in its own process (see the app_server fixture), called with gradio_client and as
+a curl user calls its REST API."""
+import io
+import json
 import shutil
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import SimpleNamespace
 
+import httpx
 import pytest
 import torch
 from gradio_client import Client
@@ -11,13 +15,14 @@ from gradio_client.exceptions import AppError
 from PIL import Image
 
 from mapper import device
-from mapper.demo import description, make_generate
+from mapper.demo import build_demo, description, launch, make_generate
 from mapper.device import on_gpu
 from mapper.fallback import DEFAULT_MAPPER, LoadedPipeline
 from mapper.fingerprint import tensor_sha256
 from mapper.gan import Generator
 from mapper.models import Mapper, MapperConfig
 from mapper.pipeline import TextToImagePipeline
+from mapper.testing import free_port
 
 CATS = {"tabby", "tiger cat", "Persian cat", "Siamese cat", "Egyptian cat"}
 
@@ -127,6 +132,86 @@ def test_server_log_shows_no_stack_trace_for_bad_input_and_one_load_for_all_call
     assert text.count("pipeline ready on cpu: mapper ") == 1  # models loaded once, shared by every call
 
 
+# --- the REST API, as a curl user calls it ----------------------------------------------------------------
+
+
+def rest_call(url: str, body: dict, named: bool = False) -> tuple[int, str, object]:
+    """POST /gradio_api/call[/v2]/generate, then read the event stream: (status of the POST, last event, its
+    data); the POST's JSON reply stands for the event when it was refused."""
+    with httpx.Client(base_url=url + "gradio_api/", timeout=120) as http:
+        # as curl sends it: escaped, so that a lone surrogate travels too
+        content, headers = json.dumps(body), {"Content-Type": "application/json"}
+        posted = http.post("call/v2/generate" if named else "call/generate", content=content, headers=headers)
+        if posted.status_code != 200:
+            return posted.status_code, "refused", posted.json()
+        event, data = None, None
+        with http.stream("GET", f"call/generate/{posted.json()['event_id']}") as stream:
+            for line in stream.iter_lines():
+                if line.startswith("event:"):
+                    event = line.split(":", 1)[1].strip()
+                elif line.startswith("data:") and event in ("complete", "error"):
+                    data = json.loads(line[5:])
+                    break
+        return posted.status_code, event, data
+
+
+def fetched_png(url: str, data: list) -> Image.Image:
+    gallery = data[0]
+    assert len(gallery) == 1
+    image = Image.open(io.BytesIO(httpx.get(gallery[0]["image"]["url"], timeout=60).content))
+    assert image.format == "PNG"
+    return image
+
+
+@pytest.mark.parametrize("named", [False, True], ids=["data list", "v2 named"])
+def test_rest_call_with_only_the_text_answers_with_an_image_and_the_defaults(app_server, named):
+    url, _ = app_server
+    status, event, data = rest_call(url, {"text": "a tabby cat"} if named else {"data": ["a tabby cat"]}, named)
+    assert (status, event) == (200, "complete")
+    assert fetched_png(url, data).size == (32, 32)
+    _, readout, seed = data
+    assert readout["label"] in CATS and isinstance(seed, int) and 0 <= seed < 2**32  # seed -1: drawn
+    _, _, again = rest_call(url, {"data": ["a tabby cat", 0.4, seed]})  # defaults after it: same images
+    assert again[2] == seed and fetched_png(url, again).tobytes() == fetched_png(url, data).tobytes()
+
+
+@pytest.mark.parametrize(
+    "body, named, message",
+    [
+        ({"data": ["a cat", 0.4, 1, 1, 0.5, 7]}, False, "5 values at most, got 6"),
+        ({"data": []}, False, "no value for text, which has no default"),
+        ({"seed": 3}, True, "no value for text, which has no default"),
+        ({"text": "a cat", "steps": 50}, True, "no parameter named 'steps'"),
+    ],
+)
+def test_rest_calls_that_cannot_be_answered_are_refused_naming_what_is_wrong(app_server, body, named, message):
+    status, event, data = rest_call(app_server[0], body, named)
+    assert (status, event) == (422, "refused")
+    assert data["detail"] == f"/generate takes [text, truncation=0.4, seed=-1, num_images=1, blend=0.5]: {message}"
+
+
+@pytest.mark.parametrize(
+    "values, message",
+    [
+        (["a cat", 0.4, "abc"], "seed must be a whole number from 0 to 4,294,967,295, got a str"),
+        (["a cat", None], "truncation must be a number in (0, 1], got a NoneType"),
+        (["a cat", 0.4, -1, "2"], "number of images must be a whole number from 1 to 4, got a str"),
+        ([5], "text must be a string, got 5"),
+        (["\ud800"], "please type some text"),  # a lone surrogate, which the tokenizer cannot encode: removed
+    ],
+)
+def test_rest_values_of_the_wrong_type_get_a_message_naming_the_setting(app_server, values, message):
+    status, event, data = rest_call(app_server[0], {"data": values})
+    assert (status, event) == (200, "error") and data["error"] == message
+
+
+def test_server_log_shows_no_stack_trace_for_bad_rest_calls(app_server):
+    url, log = app_server
+    rest_call(url, {"data": []})
+    rest_call(url, {"data": ["a cat", 0.4, "abc"]})
+    assert "Traceback" not in log.read_text()
+
+
 # --- nothing broken is served ----------------------------------------------------------------------------
 
 
@@ -193,6 +278,25 @@ def test_a_broken_checkpoint_is_refused_at_start_with_one_line(
     errors = [line for line in err.splitlines() if "error" in line.lower()]
     assert len(errors) == 1 and errors[0].startswith(f"app: error: {expected}"), err
     assert "Traceback" not in err and not (tmp_path / "cache").exists()
+
+
+def test_a_generator_broken_after_load_answers_an_error_not_a_black_image(
+    random_mapper_dir, minilm, tiny_biggan_dir, tmp_path, monkeypatch
+):
+    generator = Generator.from_pretrained(tiny_biggan_dir)
+    pipeline = TextToImagePipeline(minilm, Mapper.from_pretrained(random_mapper_dir), generator)
+    demo = build_demo(LoadedPipeline(pipeline, str(random_mapper_dir)))
+    port = free_port()
+    launch(demo, "127.0.0.1", port, prevent_thread_lock=True, quiet=True)
+    try:
+        client = Client(f"http://127.0.0.1:{port}/", verbose=False, download_files=str(tmp_path))
+        assert len(generate(client, "a cat")[0]) == 1
+        network = generator.network
+        monkeypatch.setattr(generator, "network", lambda cond, truncation: network(cond, truncation) * float("nan"))
+        with pytest.raises(AppError, match="the generator made a broken image, which was not served"):
+            generate(client, "a cat")
+    finally:
+        demo.close()
 
 
 def test_help_names_every_flag_and_its_variable(capsys):
