@@ -171,7 +171,8 @@ def build_demo(loaded: LoadedPipeline) -> gr.Blocks:
         ).then(
             make_read(loaded.pipeline), [text], [reading], api_name="read", show_progress="hidden",
         ).success(
-            show_reading, [reading], [note, words], queue=False, api_visibility="private", show_progress="hidden",
+            # through the queue (it asks nothing of /run/predict), but never waiting behind a generation
+            show_reading, [reading], [note, words], concurrency_limit=None, api_visibility="private", show_progress="hidden",
         ).success(
             make_generate(loaded.pipeline), [text, truncation, seed, num_images, blend], [gallery, readout, seed],
             api_name="generate", show_progress_on=[gallery, readout],

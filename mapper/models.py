@@ -17,7 +17,8 @@ Every mapper is a pooling (where to look among the tokens) followed by a head (w
 The classifiers also carry a memory of their training sentences (ExampleMemory): where a text's pooled
 features are close to one, the class distribution of its nearest examples is mixed into the probabilities.
 Classifiers trained with outside words (mapper/outside.py) also say how likely the text is to name nothing
-among the 1000 classes (OutsideHead), and every pooling says how much each token weighed.
+among the 1000 classes (OutsideHead), and what stands in for it then (a second cosine head): the readout is
+P(inside) P(class | inside) + P(outside) P(class | outside). Every pooling says how much each token weighed.
 """
 from __future__ import annotations
 
@@ -323,6 +324,7 @@ class Mapper(nn.Module):
             self.memory = ExampleMemory(config)
             if config.outside:
                 self.outside_head = OutsideHead(config.hidden_size, config.outside_dim, config.dropout)
+                self.standin_head = CosineClassifier(config.hidden_size, config.num_classes, config.logit_scale)
         self.is_classifier = head == "classifier"
         self.has_outside = self.is_classifier and config.outside
 
@@ -335,14 +337,6 @@ class Mapper(nn.Module):
         vector. What training fits."""
         return self._logits(self.features(hidden_states, attention_mask), hidden_states, attention_mask)
 
-    def training_logits(
-        self, hidden_states: torch.Tensor, attention_mask: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """What training fits, from one pooling: class logits and outside logits (None without a head)."""
-        features = self.features(hidden_states, attention_mask)
-        outside = self.outside_head(features) if self.has_outside else None
-        return self._logits(features, hidden_states, attention_mask), outside
-
     def _logits(self, features: torch.Tensor, hidden_states: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         out = self.head(features)
         if self.is_classifier:
@@ -354,7 +348,10 @@ class Mapper(nn.Module):
         self, features: torch.Tensor, hidden_states: torch.Tensor, attention_mask: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
         probs = self._logits(features, hidden_states, attention_mask).softmax(-1)
-        outside = self.outside_head(features).sigmoid() if self.has_outside else probs.new_zeros(len(probs))
+        outside = probs.new_zeros(len(probs))
+        if self.has_outside:  # the classes only where the text names one; else what WordNet says stands in
+            outside = self.outside_head(features).sigmoid()
+            probs = torch.lerp(probs, self.standin_head(features).softmax(-1), outside.unsqueeze(-1))
         return self.memory(features, probs, outside) if self.is_classifier else (probs, outside)
 
     def class_probabilities(self, hidden_states: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:

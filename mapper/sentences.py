@@ -144,11 +144,8 @@ HELDOUT_TEMPLATES = frozenset({
 })
 HELDOUT_GLOSS_FRACTION = 0.1
 HELDOUT_OUTSIDE_FRACTION = 0.1
-OUTSIDE_NAMES, OUTSIDE_SCENES = 2, 2  # sentences per outside word: there are five times as many words as classes
-PEOPLE_PER_CLASS = 1
-# every 3rd person is another object in scenes: a person comes before the subject in "people" sentences and
-# after it in these, so the subject is told by what a word names, not by where it stands
-PERSON_OTHER_STRIDE = 3
+OUTSIDE_NAMES, OUTSIDE_SCENES = 2, 1  # sentences per outside word: there are five times as many words as classes
+PEOPLE_PER_CLASS = 2
 OUTSIDE_OTHER_STRIDE = 8  # every 8th outside thing is another object in scenes: about as many as everyday words
 NAMES_PER_LEMMA = 6
 SCENES_PER_CLASS = 6
@@ -402,7 +399,7 @@ def generate_sentences(seed: int = 0, classes: list[int] | None = None) -> list[
     others += [(word, {c for c, _ in targets}) for word, _, targets in everyday_words()]
     outside_others = [(word, {c for c, _ in targets}) for word, x, targets in every_outside[::OUTSIDE_OTHER_STRIDE] if kind(x) in OTHER_KINDS]
     people = [word for word, x, _ in every_outside if kind(x) == "noun.person"]
-    others += outside_others + [(word, set()) for word in people[::PERSON_OTHER_STRIDE]]
+    others += outside_others
     out: list[Sentence] = []
 
     def add(text: str, c: int, wnid: str, family: str, template: str, targets: dict[int, float], source: str = "") -> None:

@@ -8,8 +8,11 @@ Losses, by head:
                (which class), MSE the length BigGAN expects
   linear       closed-form ridge regression on the same targets (the reference recipe)
 
-Classifiers trained on a dataset with outside words (mapper/outside.py) also fit an OutsideHead with binary
-cross-entropy: does the sentence name nothing among the classes?
+On a dataset with outside words (mapper/outside.py), a classifier is trained on the classes' sentences alone,
+so that what it reads of them is what it would read without outside words; then, the classifier fixed, its
+pooled features of every training sentence teach the OutsideHead (binary cross-entropy: does the sentence
+name nothing among the classes?) and the stand-in head (soft cross-entropy on the outside sentences: the
+classes WordNet says stand in, or none in particular).
 
 Classifiers then get a memory of the training sentences (models.ExampleMemory), built from the kept
 weights' pooled features; the reported metrics are with it, the per-epoch history without it.
@@ -43,6 +46,7 @@ DEFINITION_SOURCES = ("gloss", "family")  # sentences that define a thing rather
 # pooling learns to single out one word), so it keeps less of the way (README, "Keeping part of training").
 INTERPOLATION = {"windowed": 0.6}
 DEFAULT_INTERPOLATION = 0.8
+OUTSIDE_EPOCHS, OUTSIDE_BATCH, OUTSIDE_LR = 10, 256, 1e-3  # fit_outside: heads only, on cached features
 
 
 @dataclass
@@ -83,7 +87,7 @@ def outside_probabilities(mapper: Mapper, dataset: Dataset, indices: list[int], 
     return torch.cat([mapper.read(*dataset.batch(indices[i : i + batch_size])).outside for i in range(0, len(indices), batch_size)])
 
 
-def evaluate_splits(mapper: Mapper, dataset: Dataset) -> dict[str, dict[str, float]]:
+def evaluate_splits(mapper: Mapper, dataset: Dataset, outside: bool = True) -> dict[str, dict[str, float]]:
     """Top-1 / top-5 on the held-out splits; with an outside head, also the share of each read as outside
     ("flagged": wrongly on the classes' splits, rightly on the outside one)."""
     metrics = {}
@@ -93,7 +97,7 @@ def evaluate_splits(mapper: Mapper, dataset: Dataset) -> dict[str, dict[str, flo
             labels = [{c for c, _ in dataset.sentences[i].targets} for i in indices]
             _, top = top_classes(map_indices(mapper, dataset, indices), dataset.class_embeddings, k=5)
             metrics[split] = accuracy(top, labels)
-    if mapper.has_outside:
+    if outside and mapper.has_outside:
         for split in OUTSIDE_SPLITS:
             if indices := dataset.split_indices(split):
                 flagged = (outside_probabilities(mapper, dataset, indices) > OUTSIDE_THRESHOLD).float().mean()
@@ -109,9 +113,10 @@ def selection_score(metrics: dict[str, dict[str, float]]) -> float:
     return sum(scores) / max(len(scores), 1)
 
 
-def mapper_config(dataset: Dataset, arch: str) -> MapperConfig:
+def mapper_config(dataset: Dataset, arch: str, outside: bool | None = None) -> MapperConfig:
+    """outside: whether the mapper gets outside heads (default: a classifier on a dataset with outside words)."""
     m = dataset.manifest
-    outside = ARCHITECTURES[arch][1] == "classifier" and dataset.has_outside
+    outside = ARCHITECTURES[arch][1] == "classifier" and (dataset.has_outside if outside is None else outside)
     return MapperConfig(arch, m["hidden_size"], m["encoder"], m["encoder_sha256"], m["gan"], m["z_sha256"], outside=outside)
 
 
@@ -165,13 +170,33 @@ def interpolate(start: dict[str, torch.Tensor], trained: dict[str, torch.Tensor]
     return {k: torch.lerp(start[k], v, alpha) if v.is_floating_point() else v for k, v in trained.items()}
 
 
-def loss_fn(mapper: Mapper, hidden: torch.Tensor, mask: torch.Tensor, targets: torch.Tensor, outside: torch.Tensor) -> torch.Tensor:
+def fit_outside(mapper: Mapper, dataset: Dataset, indices: list[int], seed: int) -> None:
+    """Fit the outside and stand-in heads on the fixed classifier's pooled features of `indices` (held in
+    memory: one pass of the encoder states, then only the heads train)."""
+    features = pooled_features(mapper.eval(), dataset, indices).clone()  # out of inference mode: heads learn on it
+    flags = dataset.outside_flags(indices)
+    outside = [i for i, flag in zip(indices, flags.tolist()) if flag]
+    outside_features, standins = features[flags.bool()], dataset.target_distribution(outside)
+    mapper.standin_head.prototypes.data.copy_(mapper.head.prototypes.data)  # start from the classes' own
+    heads = [*mapper.outside_head.parameters(), *mapper.standin_head.parameters()]
+    optimizer = torch.optim.AdamW(heads, lr=OUTSIDE_LR, weight_decay=0.01)
+    generator = torch.Generator().manual_seed(seed)
+    mapper.train()
+    for _ in range(OUTSIDE_EPOCHS):
+        for batch in torch.randperm(len(features), generator=generator).split(OUTSIDE_BATCH):
+            drawn = torch.randint(len(outside_features), (len(batch),), generator=generator)
+            standin_logits = mapper.standin_head(outside_features[drawn])
+            loss = F.binary_cross_entropy_with_logits(mapper.outside_head(features[batch]), flags[batch])
+            loss = loss - (standins[drawn] * standin_logits.log_softmax(-1)).sum(-1).mean()
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+    mapper.eval()
+
+
+def loss_fn(mapper: Mapper, hidden: torch.Tensor, mask: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     if mapper.is_classifier:
-        logits, outside_logits = mapper.training_logits(hidden, mask)
-        loss = -(targets * logits.log_softmax(-1)).sum(-1).mean()
-        if outside_logits is not None:
-            loss = loss + F.binary_cross_entropy_with_logits(outside_logits, outside)
-        return loss
+        return -(targets * mapper.class_logits(hidden, mask).log_softmax(-1)).sum(-1).mean()
     out = mapper(hidden, mask)
     wanted = targets @ mapper.class_embeddings
     return (1 - F.cosine_similarity(out, wanted)).mean() + F.mse_loss(out, wanted)
@@ -194,10 +219,12 @@ def train(dataset: Dataset, config: TrainConfig, progress: bool = True) -> Train
     torch.manual_seed(config.seed)
     rng = random.Random(config.seed)
     start = time.perf_counter()
-    mapper = Mapper(mapper_config(dataset, config.arch), dataset.class_embeddings)
-    train_indices = dataset.split_indices(TRAIN)
+    every_train = dataset.split_indices(TRAIN)
     if config.sources is not None:
-        train_indices = [i for i in train_indices if dataset.sentences[i].source in config.sources]
+        every_train = [i for i in every_train if dataset.sentences[i].source in config.sources]
+    outside = any(dataset.sentences[i].outside for i in every_train)
+    mapper = Mapper(mapper_config(dataset, config.arch, outside), dataset.class_embeddings)
+    train_indices = [i for i in every_train if not dataset.sentences[i].outside]  # the classes' sentences
 
     if config.arch == "linear":
         fit_ridge(mapper, dataset, train_indices, config.ridge)
@@ -222,7 +249,7 @@ def train(dataset: Dataset, config: TrainConfig, progress: bool = True) -> Train
         total = 0.0
         for i in range(0, len(train_indices), config.batch_size):
             batch = train_indices[i : i + config.batch_size]
-            loss = loss_fn(mapper, *dataset.batch(batch), dataset.target_distribution(batch), dataset.outside_flags(batch))
+            loss = loss_fn(mapper, *dataset.batch(batch), dataset.target_distribution(batch))
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
@@ -230,10 +257,8 @@ def train(dataset: Dataset, config: TrainConfig, progress: bool = True) -> Train
             total += loss.item() * len(batch)
         trained_state = copy.deepcopy(mapper.state_dict())
         kept_state = interpolate(start_state, trained_state, alpha)
-        # the outside head starts at random, not at retrieval: there is nothing to interpolate towards
-        kept_state.update({k: v for k, v in trained_state.items() if k.startswith("outside_head.")})
         mapper.load_state_dict(kept_state)
-        metrics = evaluate_splits(mapper, dataset)
+        metrics = evaluate_splits(mapper, dataset, outside=False)
         mapper.load_state_dict(trained_state)
         score = selection_score(metrics)
         history.append({"epoch": epoch, "loss": round(total / len(train_indices), 4), **metrics})
@@ -245,7 +270,9 @@ def train(dataset: Dataset, config: TrainConfig, progress: bool = True) -> Train
             break
     mapper.load_state_dict(best_state)
     if mapper.is_classifier:
-        build_memory(mapper, dataset, sorted(train_indices))  # in dataset order
+        if mapper.has_outside:
+            fit_outside(mapper, dataset, every_train, config.seed)
+        build_memory(mapper, dataset, every_train)  # in dataset order
         metrics = evaluate_splits(mapper, dataset)
     else:
         metrics = {k: v for k, v in history[best_epoch - 1].items() if k in OUTSIDE_SPLITS}

@@ -78,7 +78,8 @@ def test_empty_text_shows_an_error_and_the_page_keeps_working(page, tmp_path):
 
 
 def test_the_seed_is_drawn_in_the_browser_and_is_the_one_generate_gets(page):
-    """No request but /read's and /generate's: the seed box holds the seed sent with it, kept or freshly drawn."""
+    """The seed is drawn in the browser, never by the server: the seed box holds the one sent with /generate,
+    kept or freshly drawn."""
     import json
 
     requests: list[str] = []

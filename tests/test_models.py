@@ -190,3 +190,23 @@ def test_blend_and_readout(z):
     assert top[:, 0].tolist() == [3, 5] and torch.allclose(scores[:, 0], torch.ones(2))
     with pytest.raises(ValueError, match="blend"):
         blend(probs, z, 1.5)
+
+
+def test_outside_mixes_the_stand_ins_in_by_its_probability(z, tmp_path):
+    """P(class) = P(inside) P(class | inside) + P(outside) P(class | outside), the memory empty."""
+    config = MapperConfig("windowed", 16, "enc", "enc-sha", "gan", tensor_sha256(z), outside=True, outside_dim=8)
+    mapper = Mapper(config, z).eval()
+    hidden, mask = torch.randn(2, 5, 16), torch.ones(2, 5, dtype=torch.long)
+    features = mapper.features(hidden, mask)
+    inside = mapper.class_logits(hidden, mask).softmax(-1)
+    standin = mapper.standin_head(features).softmax(-1)
+    assert not torch.allclose(inside, standin, atol=1e-3)
+    last = mapper.outside_head.mlp[-1]
+    for bias, want in ((30.0, standin), (-30.0, inside)):  # sure it names nothing; sure it names a class
+        torch.nn.init.zeros_(last.weight), torch.nn.init.constant_(last.bias, bias)
+        reading = mapper.read(hidden, mask)
+        assert torch.allclose(reading.probs, want, atol=1e-6) and torch.allclose(reading.outside, torch.full((2,), float(bias > 0)))
+    torch.nn.init.constant_(last.bias, 0.0)  # P(outside) = 0.5: halfway
+    assert torch.allclose(mapper.read(hidden, mask).probs, (inside + standin) / 2, atol=1e-6)
+    loaded = Mapper.from_pretrained(mapper.save_pretrained(tmp_path / "m"))
+    assert torch.allclose(loaded.read(hidden, mask).probs, (inside + standin) / 2, atol=1e-3)  # saved in float16 parts
