@@ -16,6 +16,7 @@ Words without a stand-in stand for no class in particular (an empty target: unif
 """
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from functools import lru_cache
 
@@ -101,3 +102,12 @@ def outside_words() -> tuple[tuple[str, object, tuple[tuple[int, float], ...]], 
         for entry in sorted(by_kind[k], key=lambda e: e[:2])[: WORDS_PER_KIND.get(k, WORDS_PER_ABSTRACT_KIND)]
     ]
     return tuple((word, s, tuple(sorted(standin_targets(s).items()))) for _, word, s in chosen)
+
+
+def commonest(words: tuple, share: float) -> list:
+    """The commonest `share` of each kind's outside words (they come commonest first within a kind): a
+    subset build still has "woman", "tree" and "sun"."""
+    by_kind: dict[str, list] = defaultdict(list)
+    for entry in words:
+        by_kind[kind(entry[1])].append(entry)
+    return [entry for k in sorted(by_kind) for entry in by_kind[k][: math.ceil(share * len(by_kind[k]))]]

@@ -386,11 +386,12 @@ def generate_sentences(seed: int = 0, classes: list[int] | None = None) -> list[
     rng = random.Random(seed)
     held_gloss = heldout_gloss_classes(seed)
     info = imagenet_classes()
-    from mapper.outside import OTHER_KINDS, kind, outside_words  # it reads this module's WordNet knowledge
+    from mapper.outside import OTHER_KINDS, commonest, kind, outside_words  # it reads this module's WordNet knowledge
 
-    # A subset build takes the same share of the outside words as of the classes; scenes draw from them all.
+    # A subset build takes the same share of the outside words as of the classes, the commonest of each
+    # kind; scenes draw from them all.
     every_outside = outside_words()
-    outside = every_outside[:: max(1, NUM_CLASSES // len(classes))]
+    outside = commonest(every_outside, len(classes) / NUM_CLASSES)
     outside_wnids = sorted({wnid_of(x) for _, x, _ in outside})
     held_outside = set(random.Random(seed + 2).sample(outside_wnids, round(HELDOUT_OUTSIDE_FRACTION * len(outside_wnids))))
     # Other objects in scenes: class names, everyday words and outside words alike ("a cat chasing a ball",

@@ -46,7 +46,8 @@ DEFINITION_SOURCES = ("gloss", "family")  # sentences that define a thing rather
 # pooling learns to single out one word), so it keeps less of the way (README, "Keeping part of training").
 INTERPOLATION = {"windowed": 0.6}
 DEFAULT_INTERPOLATION = 0.8
-OUTSIDE_EPOCHS, OUTSIDE_BATCH, OUTSIDE_LR = 10, 256, 1e-3  # fit_outside: heads only, on cached features
+# fit_outside: heads only, on cached features; as many steps on any dataset (10 epochs of the full build)
+OUTSIDE_STEPS, OUTSIDE_BATCH, OUTSIDE_LR = 2000, 256, 1e-3
 
 
 @dataclass
@@ -182,15 +183,14 @@ def fit_outside(mapper: Mapper, dataset: Dataset, indices: list[int], seed: int)
     optimizer = torch.optim.AdamW(heads, lr=OUTSIDE_LR, weight_decay=0.01)
     generator = torch.Generator().manual_seed(seed)
     mapper.train()
-    for _ in range(OUTSIDE_EPOCHS):
-        for batch in torch.randperm(len(features), generator=generator).split(OUTSIDE_BATCH):
-            drawn = torch.randint(len(outside_features), (len(batch),), generator=generator)
-            standin_logits = mapper.standin_head(outside_features[drawn])
-            loss = F.binary_cross_entropy_with_logits(mapper.outside_head(features[batch]), flags[batch])
-            loss = loss - (standins[drawn] * standin_logits.log_softmax(-1)).sum(-1).mean()
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
+    for _ in range(OUTSIDE_STEPS):
+        batch = torch.randint(len(features), (OUTSIDE_BATCH,), generator=generator)
+        drawn = torch.randint(len(outside_features), (OUTSIDE_BATCH,), generator=generator)
+        loss = F.binary_cross_entropy_with_logits(mapper.outside_head(features[batch]), flags[batch])
+        loss = loss - (standins[drawn] * mapper.standin_head(outside_features[drawn]).log_softmax(-1)).sum(-1).mean()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
     mapper.eval()
 
 
