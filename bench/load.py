@@ -49,7 +49,7 @@ from gradio_client import Client
 from PIL import Image
 
 from bench.latency import (
-    BENCH_CLASSES, REAL_EMBEDDINGS, biggan_folder, p95, packaged_minilm, start_server, wait_until_up,
+    BENCH_CLASSES, add_model_arguments, biggan_folder, p95, start_server, wait_until_up,
 )
 from mapper.encoder import TextEncoder
 from mapper.fallback import Recipe, fallback_mapper
@@ -109,13 +109,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add = parser.add_argument
     add("--clients", type=int, default=32, help="clients at once (default %(default)s)")
     add("--requests", type=int, default=2000, help="requests in all (default %(default)s)")
-    add("--mapper", type=Path, help="a trained mapper folder (default: train one on 50 classes, cached)")
     add("--biggan", type=Path, help="a BigGAN folder (default: the biggan-deep-128 config with random weights)")
-    add("--encoder", default=packaged_minilm(), help="default: all-MiniLM-L6-v2 (%(default)s)")
-    add("--class-embeddings", type=Path, default=REAL_EMBEDDINGS if REAL_EMBEDDINGS.is_file() else None,
-        help="(1000, 128) .npy the random BigGAN carries (default: the real deep-128 ones when present)")
-    add("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "text2biggan-bench",
-        help="BigGAN files and the trained mapper, kept for the next run (default %(default)s)")
+    add_model_arguments(parser)
     add("--seed", type=int, default=0, help="of the request mix (default %(default)s)")
     add("--json", type=Path, help="also write the figures to this file")
     return parser.parse_args(argv)
