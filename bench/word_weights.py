@@ -18,7 +18,7 @@ from pathlib import Path
 
 from mapper.encoder import TextEncoder
 from mapper.models import Mapper
-from mapper.read import read_text
+from mapper.pipeline import read_text
 
 SENTENCES = [
     "A dog chasing a ball on the beach",
@@ -34,7 +34,7 @@ def word_weights(encoder: TextEncoder, mapper: Mapper, texts: list[str]) -> list
     """Per text: its words with their weights, the top class, and the group of a spread readout, as /read gives them."""
     rows = []
     for text in texts:
-        reading = read_text(encoder, mapper, text).to_json()
+        reading = read_text(encoder, mapper, text)[1].to_json()
         _, name, probability = reading["classes"][0]
         rows.append({"text": text, "words": reading["words"], "top_class": name, "top_probability": probability,
                      "group": reading["group"]})

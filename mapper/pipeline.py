@@ -79,15 +79,8 @@ class TextToImagePipeline:
         """What the mapper reads in `text`: top classes, group, word weights, outside ImageNet or not."""
         return self.remembered(check_text(text))[1]
 
-    @torch.inference_mode()
     def compute_reading(self, text: str) -> tuple[torch.Tensor, Reading]:
-        with cpu_threads(ENCODER_THREADS):
-            encoded = self.encoder.encode([text])
-        hidden = encoded.hidden_states.to(self.generator.device)
-        out = self.mapper.read(hidden, encoded.attention_mask.to(hidden.device))
-        probs = out.probs[0].cpu()
-        spans = self.encoder.word_spans(text)
-        return probs, read(text, probs, float(out.outside[0]), spans, out.token_weights[0].cpu(), OUTSIDE_THRESHOLD)
+        return read_text(self.encoder, self.mapper, text)
 
     @torch.inference_mode()
     def __call__(
@@ -107,6 +100,19 @@ class TextToImagePipeline:
         images = self.generator.generate(vector.expand(num_images, -1), truncation, seed)
         classes = [(name, p) for _, name, p in reading.classes]
         return PipelineOutput(to_pil(images), classes, seed, reading)
+
+
+@torch.inference_mode()
+def read_text(encoder: TextEncoder, mapper: Mapper, text: str) -> tuple[torch.Tensor, Reading]:
+    """(1000,) the mapper's probabilities for `text`, on the CPU, and the reading made of them; `text` as
+    check_text gives it. What the app, `python -m mapper.read` and bench.word_weights read."""
+    with cpu_threads(ENCODER_THREADS):
+        encoded = encoder.encode([text])
+    device = mapper.class_embeddings.device
+    out = mapper.read(encoded.hidden_states.to(device), encoded.attention_mask.to(device))
+    probs = out.probs[0].cpu()
+    spans = encoder.word_spans(text)
+    return probs, read(text, probs, float(out.outside[0]), spans, out.token_weights[0].cpu(), OUTSIDE_THRESHOLD)
 
 
 def check_text(text: str) -> str:

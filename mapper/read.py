@@ -13,15 +13,8 @@ import json
 import sys
 
 from mapper.encoder import TextEncoder
-from mapper.models import OUTSIDE_THRESHOLD, Mapper
-from mapper.pipeline import check_text
-from mapper.reading import Reading, read
-
-
-def read_text(encoder: TextEncoder, mapper: Mapper, text: str) -> Reading:
-    encoded = encoder.encode([text])
-    out = mapper.read(encoded.hidden_states, encoded.attention_mask)
-    return read(text, out.probs[0], float(out.outside[0]), encoder.word_spans(text), out.token_weights[0], OUTSIDE_THRESHOLD)
+from mapper.models import Mapper
+from mapper.pipeline import check_text, read_text
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -46,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"read: {text[:40]!r}: {err}", file=sys.stderr)
             status = 1
             continue
-        print(json.dumps(read_text(encoder, mapper, text).to_json(), ensure_ascii=False), flush=True)
+        print(json.dumps(read_text(encoder, mapper, text)[1].to_json(), ensure_ascii=False), flush=True)
     return status
 
 

@@ -11,7 +11,7 @@ from bench import gallery, generator, latency, mapper_quality, word_weights
 from mapper.dataset import load_dataset
 from mapper.models import Mapper
 from mapper.pipeline import TextToImagePipeline
-from mapper.read import read_text
+from mapper.pipeline import read_text
 from mapper.training import evaluate_splits
 from tests.conftest import ROOT
 
@@ -41,7 +41,7 @@ def test_word_weights_are_what_read_gives_with_its_top_class_and_group(minilm, s
     assert [w for w, _ in cat["words"]] == ["Beside", "the", "sofa", "stood", "a", "tabby", "cat", "."]
     assert sum(w for _, w in cat["words"]) == pytest.approx(1, abs=1e-3)
     assert cat["top_class"] in {"tabby", "tiger cat", "Persian cat", "Siamese cat", "Egyptian cat"}
-    reading = read_text(minilm, mapper, dog["text"]).to_json()
+    reading = read_text(minilm, mapper, dog["text"])[1].to_json()
     assert dog["words"] == reading["words"] and dog["group"] == reading["group"]
     assert [dog["top_class"], dog["top_probability"]] == reading["classes"][0][1:]
 
