@@ -1,8 +1,7 @@
 """The seed dictionary on disk: sentences (X through the encoder) paired with BigGAN class vectors (Z).
 
 Layout of a dataset folder, all open formats:
-  sentences.jsonl       one `Sentence` per line (text, class_index, wnid, source, template, split, targets,
-                        outside; a dataset built before outside words lacks the last, and has none)
+  sentences.jsonl       one `Sentence` per line (text, class_index, wnid, source, template, split, targets)
   features.safetensors  tokens (n_tokens, hidden) float16: every real token's last hidden state, sentences
                         back to back; offsets (n_sentences + 1,) int64: sentence i owns tokens[offsets[i]:
                         offsets[i+1]]; class_embeddings (1000, 128) float32: Z

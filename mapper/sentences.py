@@ -168,7 +168,11 @@ class Sentence:
     split: str  # train | heldout_template | heldout_gloss | heldout_outside
     targets: tuple[tuple[int, float], ...]  # class distribution the sentence stands for, weights sum to 1;
     # empty: no class in particular (uniform)
-    outside: bool = False  # it names nothing among the 1000 classes
+
+    @property
+    def outside(self) -> bool:
+        """It names nothing among the 1000 classes."""
+        return self.source == "outside"
 
 
 # --- grammar -------------------------------------------------------------------------------------
@@ -414,7 +418,7 @@ def generate_sentences(seed: int = 0, classes: list[int] | None = None) -> list[
             split = HELDOUT_TEMPLATE
         else:
             split = TRAIN
-        out.append(Sentence(text, c, wnid, source, template_id, split, tuple(sorted(targets.items())), source == "outside"))
+        out.append(Sentence(text, c, wnid, source, template_id, split, tuple(sorted(targets.items()))))
 
     def other_object(subject: set[int], pool: list[tuple[str, set[int]]]) -> str:
         while subject & (other := rng.choice(pool))[1]:
