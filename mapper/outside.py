@@ -13,6 +13,8 @@ if it covers any ("person": groom, ballplayer, scuba diver), else those of its n
 kind within STANDIN_LEVELS ("woman" -> adult -> person). Only people, plants, landforms and animals get one:
 their relatives look like them, while an artifact's relatives are other things (a bedroom is not a patio).
 Words without a stand-in stand for no class in particular (an empty target: uniform over the classes).
+And only words used mostly as nouns (`mostly_a_noun`): WordNet has a noun "get" (an offspring), "he" (helium)
+and "going"; taught as outside things, they flag any text that says "get inside" or "going to".
 """
 from __future__ import annotations
 
@@ -40,6 +42,11 @@ WORDS_PER_KIND = {
     "noun.animal": 150, "noun.artifact": 300, "noun.food": 150, "noun.body": 80, "noun.substance": 80,
 }
 WORDS_PER_ABSTRACT_KIND = 100
+# A word is used mostly as something other than a noun when, in WordNet's sense-tagged corpus, its other
+# parts of speech are tagged at least OTHER_USE_RATIO times as often as its noun senses (plus one); and at
+# least MIN_OTHER_USES times, so that rare words are judged by their senses alone. Two letters or fewer are
+# symbols and letters ("in": indium, "a": the letter).
+OTHER_USE_RATIO, MIN_OTHER_USES, MIN_LETTERS = 8, 10, 3
 OTHER_KINDS = {"noun.person", "noun.plant", "noun.animal", "noun.artifact", "noun.food"}  # things beside a subject
 
 
@@ -80,6 +87,19 @@ def standin_targets(s) -> dict[int, float]:
     return {}
 
 
+def mostly_a_noun(word: str) -> bool:
+    """Whether a text that says `word` most likely means one of its noun senses ("rose" does not: WordNet counts
+    it as the past of "rise" far more often than as the flower)."""
+    wn = wordnet()
+
+    def uses(pos: str) -> int:
+        base = {word, wn.morphy(word, pos)}
+        return sum(lemma.count() for s in wn.synsets(word, pos) for lemma in s.lemmas() if lemma.name().lower() in base)
+
+    other = sum(map(uses, "vars"))
+    return len(word) >= MIN_LETTERS and (other < MIN_OTHER_USES or other < OTHER_USE_RATIO * (uses("n") + 1))
+
+
 @lru_cache(maxsize=1)
 def outside_words() -> tuple[tuple[str, object, tuple[tuple[int, float], ...]], ...]:
     """(word, its most frequent sense, stand-in targets) for the outside words taught, in a fixed order."""
@@ -88,8 +108,8 @@ def outside_words() -> tuple[tuple[str, object, tuple[tuple[int, float], ...]], 
     by_kind: dict[str, list[tuple[float, str, object]]] = defaultdict(list)
     for name in sorted(wn.all_lemma_names("n")):
         word = lemma_text(name)
-        if word in inside or not word.isalpha():  # one word: wordfreq scores a phrase by its words' frequencies
-            continue
+        if word in inside or not word.isalpha() or not mostly_a_noun(word):  # one word: wordfreq scores a phrase
+            continue  # by its words' frequencies
         frequency = zipf_frequency(word, "en")
         if frequency < MIN_ZIPF_FREQUENCY:
             continue

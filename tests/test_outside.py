@@ -23,6 +23,11 @@ def test_outside_words_are_what_imagenet_lacks(words):
     # and a word with a sense that is an ImageNet thing ("table": also the furniture)
     for word in ("dog", "cat", "lion", "dinosaur", "spacecraft", "weapon", "grizzly", "table", "plant", "ladybug"):
         assert word not in words, word
+    # nouns in WordNet, but said mostly as something else: "get inside", "going to", "he"; "in" (indium)
+    for word in ("get", "going", "have", "he", "in", "a", "there", "like"):
+        assert word not in words, word
+    for word in ("judge", "cook", "desert", "crow"):  # nouns first, though also verbs
+        assert word in words, word
 
 
 def test_stand_ins_follow_wordnet(words):
