@@ -47,6 +47,7 @@ WORDS_PER_ABSTRACT_KIND = 100
 # least MIN_OTHER_USES times, so that rare words are judged by their senses alone. Two letters or fewer are
 # symbols and letters ("in": indium, "a": the letter).
 OTHER_USE_RATIO, MIN_OTHER_USES, MIN_LETTERS = 8, 10, 3
+PLACE_KINDS = {"noun.location", "noun.object", "noun.artifact"}  # where things are: a desert, a hill, a station
 OTHER_KINDS = {"noun.person", "noun.plant", "noun.animal", "noun.artifact", "noun.food"}  # things beside a subject
 
 

@@ -38,8 +38,9 @@ TRAIN, HELDOUT_TEMPLATE, HELDOUT_GLOSS = "train", "heldout_template", "heldout_g
 HELDOUT_OUTSIDE = "heldout_outside"  # outside words never seen in training, and trained ones in held-out templates
 SPLITS = (TRAIN, HELDOUT_TEMPLATE, HELDOUT_GLOSS, HELDOUT_OUTSIDE)
 # What generate_sentences writes, as a number: a cached fallback mapper trained on other sentences is stale.
-# 2: outside words and people doing things with the classes. 3: only outside words used mostly as nouns.
-SENTENCES_VERSION = 3
+# 2: outside words and people doing things with the classes. 3: only outside words used mostly as
+# nouns. 4: outside places in scenes.
+SENTENCES_VERSION = 4
 
 # {a}: "a tabby cat"  {the}: "the tabby cat"  {n}: "tabby cat"  {p}: "tabby cats"
 # {other}: another object with its article  {place}: a place  {hyper}: a hypernym with its article
@@ -390,7 +391,7 @@ def generate_sentences(seed: int = 0, classes: list[int] | None = None) -> list[
     rng = random.Random(seed)
     held_gloss = heldout_gloss_classes(seed)
     info = imagenet_classes()
-    from mapper.outside import OTHER_KINDS, commonest, kind, outside_words  # it reads this module's WordNet knowledge
+    from mapper.outside import OTHER_KINDS, PLACE_KINDS, commonest, kind, outside_words  # it reads this module's WordNet knowledge
 
     # A subset build takes the same share of the outside words as of the classes, the commonest of each
     # kind; scenes draw from them all.
@@ -405,7 +406,13 @@ def generate_sentences(seed: int = 0, classes: list[int] | None = None) -> list[
     outside_others = [(word, {c for c, _ in targets}) for word, x, targets in every_outside[::OUTSIDE_OTHER_STRIDE] if kind(x) in OTHER_KINDS]
     people = [word for word, x, _ in every_outside if kind(x) == "noun.person"]
     others += outside_others
+    # Places: the fixed ones and, as often, outside places ("a cab at the station", "a scorpion in the desert"),
+    # so that an outside word saying where a thing is does not make the text outside.
+    outside_places = [word for word, x, _ in every_outside if kind(x) in PLACE_KINDS]
     out: list[Sentence] = []
+
+    def place() -> str:
+        return rng.choice(PLACES if rng.random() < 0.5 else outside_places)
 
     def add(text: str, c: int, wnid: str, family: str, template: str, targets: dict[int, float], source: str = "") -> None:
         template_id = f"{family}/{template}"
@@ -433,7 +440,7 @@ def generate_sentences(seed: int = 0, classes: list[int] | None = None) -> list[
         for t in rng.sample(sorted(TEMPLATES["name"]), n_names):
             add(fill(TEMPLATES["name"][t], name), c, wnid, "name", t, targets, source)
         for t in rng.sample(sorted(TEMPLATES["scene"]), n_scenes):
-            text = fill(TEMPLATES["scene"][t], name, other=other_object(set(targets), pool), place=rng.choice(PLACES))
+            text = fill(TEMPLATES["scene"][t], name, other=other_object(set(targets), pool), place=place())
             add(text, c, wnid, "scene", t, targets, source)
 
     for c in classes:
@@ -445,7 +452,7 @@ def generate_sentences(seed: int = 0, classes: list[int] | None = None) -> list[
             name_and_scene(name, c, wnid, targets, per_lemma, SCENES_PER_CLASS if i == 0 else 1)
             for t in rng.sample(sorted(TEMPLATES["people"]), PEOPLE_PER_CLASS if i == 0 else 0):
                 person = rng.choice(people)
-                text = fill(TEMPLATES["people"][t], name, person=with_article(person), person_n=person, place=rng.choice(PLACES))
+                text = fill(TEMPLATES["people"][t], name, person=with_article(person), person_n=person, place=place())
                 add(text, c, wnid, "people", t, targets, source="scene")
             t = rng.choice(sorted(TEMPLATES["hypernym"]))
             hyper = rng.choice(info[c].hypernyms[-2:])  # "a tabby, a kind of domestic cat / cat"
@@ -456,7 +463,7 @@ def generate_sentences(seed: int = 0, classes: list[int] | None = None) -> list[
         for name in hyponym_names(c):  # a rare word: in two wordings, so a held-out one tests wording only
             for family in ("name", "scene"):
                 t = rng.choice(sorted(TEMPLATES[family]))
-                text = fill(TEMPLATES[family][t], name, other=other_object({c}, others), place=rng.choice(PLACES))
+                text = fill(TEMPLATES[family][t], name, other=other_object({c}, others), place=place())
                 add(text, c, wnid, family, t, {c: 1.0}, source="hyponym")
         gloss = gloss_phrase(info[c].gloss)
         for t in sorted(TEMPLATES["gloss"]):
