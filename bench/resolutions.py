@@ -1,6 +1,6 @@
 """What each BigGAN-deep resolution costs: loading it, one image through the pipeline, a morph, and memory.
 
-    python -m bench.resolutions [--repeats 3] [--mapper DIR] [--workdir DIR] [--json OUT.json]
+    python -m bench.resolutions [--repeats 3] [--threads N] [--mapper DIR] [--workdir DIR] [--json OUT.json]
 
 Full biggan-deep-128, -256 and -512 configs with random weights (they cost what real ones do), the real
 all-MiniLM-L6-v2 and a mapper of the default architecture (bench.latency's: the one given, else one trained on
@@ -24,6 +24,8 @@ import time
 from datetime import date
 from pathlib import Path
 
+import torch
+
 from bench.latency import BENCH_CLASSES, add_model_arguments
 from mapper.biggans import BigGANs
 from mapper.dataset import load_class_embeddings
@@ -42,6 +44,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=3, help="timed one-image requests per size (default %(default)s)")
     add_model_arguments(parser)
+    parser.add_argument("--threads", type=int, help="torch's CPU threads (default: torch's own, one per core); 1 on "
+                        "a machine where other jobs hold a core, which otherwise stalls every parallel step")
     parser.add_argument("--json", type=Path, help="also write the figures, and the command, to this file")
     return parser.parse_args(argv)
 
@@ -71,6 +75,8 @@ def rss_mb() -> float:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     folders = {size: biggan_folder(args.workdir, size, args.class_embeddings) for size in sorted(DEEP_CONFIGS)}
     encoder = TextEncoder.from_pretrained(args.encoder)
     start = time.perf_counter()
@@ -107,7 +113,8 @@ def main(argv: list[str] | None = None) -> int:
     result = {
         "command": shlex.join(["python", "-m", "bench.resolutions", *(argv if argv is not None else sys.argv[1:])]),
         "date": date.today().isoformat(),
-        "cpu_threads": os.cpu_count(),
+        "cpu_cores": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
         "load_average_1min": round(os.getloadavg()[0], 2),
         "rows": rows,
         "peak_rss_all_loaded_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),

@@ -259,6 +259,7 @@ def build_demo(loaded: LoadedPipeline) -> gr.Blocks:
                     gr.Examples(MORPH_EXAMPLES, inputs=[text_a, text_b], cache_examples=False)
                     frames = checked_by_pipeline(gr.Slider(
                         2, MAX_FRAMES, DEFAULT_FRAMES, step=1, precision=0, label="Frames", info="12.5 a second",
+                        elem_id="morph-frames",
                     ))
                     morph_resolution = resolution_control(pipeline)
                     morph_truncation = truncation_control()

@@ -16,6 +16,7 @@ from gradio_client.exceptions import AppError
 from PIL import Image
 
 from mapper import device
+from mapper.biggans import DEFAULT_BIGGANS
 from mapper.demo import build_demo, description, launch, make_generate
 from mapper.device import on_gpu
 from mapper.fallback import DEFAULT_MAPPER, LoadedPipeline
@@ -342,7 +343,10 @@ def test_defaults_and_environment(monkeypatch):
     for name in ("MAPPER", "BIGGAN", "ENCODER", "GRADIO_SERVER_NAME", "GRADIO_SERVER_PORT"):
         monkeypatch.delenv(name, raising=False)
     args = app.parse_args([])
-    assert (args.mapper, args.biggan, args.encoder) == (DEFAULT_MAPPER, "biggan-deep-128", None)
+    assert (args.mapper, args.biggan, args.encoder) == (DEFAULT_MAPPER, DEFAULT_BIGGANS["cpu"], None)  # no GPU here
+    assert DEFAULT_BIGGANS == {
+        "cpu": "biggan-deep-256,biggan-deep-128,biggan-deep-512", "cuda": "biggan-deep-512,biggan-deep-256,biggan-deep-128",
+    }
     assert DEFAULT_MAPPER == "text2biggan/mapper-minilm-biggan-deep-128"
     assert (args.host, args.port) == ("0.0.0.0", 7860)
     monkeypatch.setenv("MAPPER", "./mine")
