@@ -7,8 +7,10 @@ all-MiniLM-L6-v2 and a mapper of the default architecture (bench.latency's: the 
 50 classes and cached), in one process, as the app holds them: 128 loaded first, then 256 and 512 as their
 first request would load them. Per resolution: the seconds that load takes (what a visitor's first request at
 that size waits for), the median of `repeats` one-image requests (each a new text, so the encoder runs), the
-process's memory (RSS) once it is loaded, and a morph of the default frame count. Last, the peak RSS with all
-three loaded. The load average is printed beside the figures: the machine may be shared.
+process's memory (RSS) once it is loaded, and a morph of the default frame count, drawn and encoded (the
+encoding's share and the file's size beside it: random weights' images need not compress as real ones do,
+so the size is only indicative). Last, the peak RSS with all three loaded. The load average is printed
+beside the figures: the machine may be shared.
 """
 from __future__ import annotations
 
@@ -33,7 +35,7 @@ from mapper.encoder import TextEncoder
 from mapper.fallback import Recipe, fallback_mapper
 from mapper.gan import CONFIG_NAME, WEIGHTS_NAME, Generator
 from mapper.models import Mapper
-from mapper.morph import DEFAULT_FRAMES, morph_frames
+from mapper.morph import DEFAULT_FRAMES, morph_frames, to_webp
 from mapper.pipeline import TextToImagePipeline
 from mapper.testing import DEEP_CONFIGS, save_random_biggan
 
@@ -100,13 +102,17 @@ def main(argv: list[str] | None = None) -> int:
             pipeline(f"{TEXTS[repeat % len(TEXTS)]} ({size}, {repeat})", seed=repeat, resolution=size)
             seconds.append(time.perf_counter() - start)
         start = time.perf_counter()
-        morph_frames(pipeline, "a tabby cat", "a tiger", DEFAULT_FRAMES, 0.4, 1, 2, size)
+        frames, _, _ = morph_frames(pipeline, "a tabby cat", "a tiger", DEFAULT_FRAMES, 0.4, 1, 2, size)
+        drawn = time.perf_counter()
+        animation = to_webp(frames)
         rows.append({
             "resolution": size,
             "load_s": round(load_seconds[size], 2),
             "one_image_s": round(statistics.median(seconds), 3),
             "one_image_all_s": [round(s, 3) for s in seconds],
-            f"morph_{DEFAULT_FRAMES}_frames_s": round(time.perf_counter() - start, 2),
+            f"morph_{DEFAULT_FRAMES}_frames_s": round(time.perf_counter() - start, 2),  # drawn and encoded
+            "morph_encoding_s": round(time.perf_counter() - drawn, 2),
+            "morph_webp_kb": round(len(animation) / 1024),
             "rss_after_load_mb": round(rss_mb()),
         })
         print(json.dumps(rows[-1]), f"(load average {os.getloadavg()[0]:.2f})", flush=True)

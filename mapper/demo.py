@@ -92,8 +92,8 @@ def announce_loading(pipeline: TextToImagePipeline, resolution: object) -> None:
 
 
 def make_generate(pipeline: TextToImagePipeline) -> Callable[..., tuple[Gallery, Readout, int]]:
-    """The /generate handler; bad input and broken images become gr.Errors (user_errors)."""
-    default_resolution = pipeline.generator.image_size
+    """The /generate handler; bad input and broken images become gr.Errors (user_errors). (Its API defaults are
+    the page's components' values; those here serve a direct call.)"""
 
     def generate(
         text: str,
@@ -102,7 +102,7 @@ def make_generate(pipeline: TextToImagePipeline) -> Callable[..., tuple[Gallery,
         num_images: int = 1,
         blend: float = DEFAULT_BLEND,
         per_image_classes: bool = DEFAULT_PER_IMAGE_CLASSES,
-        resolution: int = default_resolution,
+        resolution: int | None = None,
     ) -> tuple[Gallery, Readout, int]:
         announce_loading(pipeline, resolution)
         out = user_errors(lambda: pipeline(
@@ -116,7 +116,6 @@ def make_generate(pipeline: TextToImagePipeline) -> Callable[..., tuple[Gallery,
 def make_morph(pipeline: TextToImagePipeline) -> Callable[..., tuple[str, int]]:
     """The /morph handler: (the animated WebP's path, in Gradio's upload folder, and the seed used); bad input
     gets /generate's messages."""
-    default_resolution = pipeline.generator.image_size
 
     def morph(
         text_a: str,
@@ -125,7 +124,7 @@ def make_morph(pipeline: TextToImagePipeline) -> Callable[..., tuple[str, int]]:
         truncation: float = DEFAULT_TRUNCATION,
         seed: int = RANDOM_SEED,
         seed_b: int = RANDOM_SEED,
-        resolution: int = default_resolution,
+        resolution: int | None = None,
         progress: gr.Progress = gr.Progress(),
     ) -> tuple[str, int]:
         announce_loading(pipeline, resolution)

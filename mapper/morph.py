@@ -35,7 +35,6 @@ FRAME_MS = 80  # 12.5 frames a second: the default morph lasts about two seconds
 # Frames per BigGAN forward: enough to amortise the per-call overhead, few enough that a 512 x 512 batch's
 # activations stay within a few hundred MB and progress moves often.
 FRAME_BATCH = 8
-WEBP_QUALITY = 90
 
 Progress = Callable[[float, str], None]  # (share done, what is being done)
 
@@ -99,9 +98,9 @@ def morph_frames(
 
 
 def to_webp(frames: list[Image.Image], frame_ms: int = FRAME_MS) -> bytes:
-    """An animated WebP that loops forever, `frame_ms` per frame."""
+    """An animated, lossless WebP that loops forever, `frame_ms` per frame. Lossless: lossy WebP merges a frame
+    within a few levels of the one before into it (adding its time), so a slow stretch of a morph would lose
+    frames, and its ends would no longer be the two texts' images exactly. Only an exact copy is merged here."""
     out = io.BytesIO()
-    frames[0].save(
-        out, "WEBP", save_all=True, append_images=frames[1:], duration=frame_ms, loop=0, quality=WEBP_QUALITY
-    )
+    frames[0].save(out, "WEBP", save_all=True, append_images=frames[1:], duration=frame_ms, loop=0, lossless=True)
     return out.getvalue()

@@ -418,7 +418,7 @@ def test_a_class_per_image_draws_four_dog_breeds_the_same_for_the_same_seed(clie
     dogs = {class_names()[i] for i in dict(class_groups())["dog"]}
     images, readout, seed = generate(client, "a dog", seed=2024, num_images=4, per_image_classes=True)
     captions = [item["caption"] for item in images]
-    assert seed == 2024 and set(captions) <= dogs and len(set(captions)) >= 3, captions
+    assert seed == 2024 and len(set(captions)) == 4 and len(set(captions) & dogs) >= 3, captions
     again, _, _ = generate(client, "a dog", seed=2024, num_images=4, per_image_classes=True)
     assert [item["caption"] for item in again] == captions and image_bytes(again) == image_bytes(images)
     mixed, _, _ = generate(client, "a dog", seed=2024, num_images=4)
@@ -452,8 +452,9 @@ def test_morph_plays_the_frames_asked_from_one_text_s_image_to_the_other_s(clien
     start = png_pixels(generate(client, "a tabby cat", seed=7)[0])
     end = png_pixels(generate(client, "A red sports car on the highway", seed=7 if seed_b == -1 else seed_b)[0])
     error = lambda a, b: float(np.abs(a - b).mean())
-    assert error(frames[0], start) < 4 and error(frames[-1], end) < 4  # lossy WebP: a few levels of 255
-    assert error(frames[0], end) > 3 * error(frames[0], start) and error(frames[3], start) > 2 * error(frames[0], start)
+    # lossless WebP: the ends are the two images but for the rounding of a batch of frames (a level at most)
+    assert np.abs(frames[0] - start).max() <= 1 and np.abs(frames[-1] - end).max() <= 1
+    assert error(frames[0], end) > 1 and error(frames[3], start) > 0.5 and error(frames[3], end) > 0.5
 
 
 def test_morph_with_only_the_texts_draws_a_seed_and_the_default_frames(client):

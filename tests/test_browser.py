@@ -11,6 +11,7 @@ CHROMIUM_ARGS = [
 ]
 CATS = ("tabby", "tiger cat", "Persian cat", "Siamese cat", "Egyptian cat")
 TIMEOUT_MS = 60_000
+SHOWN_IMAGE_JS = "() => document.querySelector('#images img')?.src"
 
 
 @pytest.fixture(scope="module")
@@ -89,8 +90,11 @@ def test_the_seed_is_drawn_in_the_browser_and_is_the_one_generate_gets(page):
     page.get_by_label("Text", exact=True).fill("a tabby cat")
 
     def generate() -> int:  # the page calls /read (the text alone), then /generate (seven values)
+        shown = page.evaluate(SHOWN_IMAGE_JS)
         with page.expect_request(lambda r: "/queue/join" in r.url and len(json.loads(r.post_data)["data"]) == 7) as join:
             page.get_by_role("button", name="Generate", exact=True).click()
+        # until its images are on screen: a click while a generation runs is ignored (Gradio's trigger_mode "once")
+        page.wait_for_function(f"shown => ({SHOWN_IMAGE_JS})() !== shown", arg=shown)
         return json.loads(join.value.post_data)["data"][2]
 
     randomize.uncheck()
