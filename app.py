@@ -12,9 +12,10 @@ import logging
 import os
 import sys
 
+from mapper.biggans import DEFAULT_BIGGANS
 from mapper.demo import build_demo, launch
+from mapper.device import default_device
 from mapper.fallback import DEFAULT_MAPPER, load_pipeline
-from mapper.gan import DEFAULT_BIGGAN
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -22,7 +23,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add = parser.add_argument
     add("--mapper", default=env("MAPPER", DEFAULT_MAPPER), help="Hub id or folder (env MAPPER; default %(default)s)")
-    add("--biggan", default=env("BIGGAN", DEFAULT_BIGGAN), help="name or folder (env BIGGAN; default %(default)s)")
+    add("--biggan", default=env("BIGGAN", DEFAULT_BIGGANS[default_device()]),
+        help="one or more names or folders, comma-separated, one per resolution; the first is the default and loads "
+        "at start, the others on first use (env BIGGAN; default here %(default)s)")
     add("--encoder", default=env("ENCODER"), help="Hub id or folder (env ENCODER; default: the one the mapper records, "
         "all-MiniLM-L6-v2 for a fallback mapper)")
     add("--host", default=env("GRADIO_SERVER_NAME", "0.0.0.0"), help="env GRADIO_SERVER_NAME; default %(default)s")

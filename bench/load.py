@@ -63,7 +63,9 @@ MEMORY_EVERY = 500  # requests in a stretch: then the server's memory is read an
 TIMEOUT_S = 600  # a request not answered by then is lost
 FORWARDS = 10  # generator forwards timed before the load and after each stretch of it
 CLIENT_NICENESS = 10  # added to the client threads' own, so the server keeps the cores
-SIGNATURE = "/generate takes [text, truncation=0.4, seed=-1, num_images=1, blend=0.5]"
+# /generate takes [text, truncation=0.4, seed=-1, num_images=1, blend=0.5, per_image_classes=false,
+# resolution=<the served BigGAN's>]: refusals are matched after that signature, which names the resolution.
+GENERATE_VALUES = 7
 SEED_RANGE = "seed must be a whole number from 0 to 4,294,967,295"
 # (values sent, the message they must be refused with, whether only REST can send them)
 BAD = [
@@ -74,8 +76,8 @@ BAD = [
     (["a cat", "wild", 1, 1, 0.5], "truncation must be a number in (0, 1], got a str", False),
     (["a cat", 0.4, -5, 1, 0.5], f"{SEED_RANGE}, got -5", False),
     (["a cat", 0.4, "abc"], f"{SEED_RANGE}, got a str", True),
-    (["a cat", 0.4, 1, 1, 0.5, 7], f"{SIGNATURE}: 5 values at most, got 6", True),
-    ([], f"{SIGNATURE}: no value for text, which has no default", True),
+    (["a cat", 0.4, 1, 1, 0.5, False, 128, 7], f"]: {GENERATE_VALUES} values at most, got 8", True),
+    ([], "]: no value for text, which has no default", True),
 ]
 DISCONNECTS = ["REST stream closed", "REST never read", "page closed", "gradio_client cancelled"]
 
@@ -234,7 +236,9 @@ class Caller:
             return
         if request.way == "page closed":
             session = uuid.uuid4().hex
-            body = {"data": request.values, "fn_index": self.fn_index, "session_hash": session}
+            # the page sends every input: here the five planned, and the defaults of the other two
+            values = [*request.values, False, self.image_size]
+            body = {"data": values, "fn_index": self.fn_index, "session_hash": session}
             self.http.post("queue/join", json=body).raise_for_status()
             with httpx.Client(timeout=TIMEOUT_S) as tab, tab.stream(
                 "GET", self.url + "gradio_api/queue/data", params={"session_hash": session}

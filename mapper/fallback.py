@@ -15,11 +15,13 @@ import os
 import shutil
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from mapper import device as devices
+from mapper.biggans import BigGANs, biggan_names
 from mapper.dataset import build_dataset, load_dataset
-from mapper.device import default_device
 from mapper.encoder import DEFAULT_ENCODER, TextEncoder
 from mapper.fingerprint import tensor_sha256
 from mapper.gan import DEFAULT_BIGGAN, Generator
@@ -58,14 +60,16 @@ def cache_home() -> Path:
 
 def load_pipeline(
     mapper: str = DEFAULT_MAPPER,
-    biggan: str = DEFAULT_BIGGAN,
+    biggan: str | Sequence[str] = DEFAULT_BIGGAN,
     encoder: str | None = None,
     device: str | None = None,
     recipe: Recipe | None = None,
     cache: Path | None = None,
 ) -> LoadedPipeline:
     """The pipeline for `mapper` (Hub id or folder). A mapper folder that is not there is an error; a Hub
-    mapper that cannot be downloaded is replaced by a fallback trained for this encoder and BigGAN."""
+    mapper that cannot be downloaded is replaced by a fallback trained for this encoder and the first BigGAN.
+    `biggan`: one or more names or folders (a list, or joined by commas); the first is loaded now and is the
+    default, the others when first asked for (all now on a ZeroGPU Space, where only start-up reaches "cuda")."""
     try:
         trained: Mapper | None = Mapper.from_pretrained(mapper)
     except FileNotFoundError:
@@ -73,17 +77,21 @@ def load_pipeline(
     except OSError as err:
         log.warning("%s; serving a fallback mapper trained on this machine instead", err)
         trained = None
-    device = device or default_device()
+    device = device or devices.default_device()
     encoder = encoder or (trained.config.encoder if trained else DEFAULT_ENCODER)
+    first, *others = biggan_names(biggan)
     text_encoder = TextEncoder.from_pretrained(encoder, device)
-    generator = Generator.from_pretrained(biggan, device)
+    biggans = BigGANs(Generator.from_pretrained(first, device), others)
     folder = None
     if trained is None:
-        trained, folder = fallback_mapper(text_encoder, generator, recipe or Recipe(), cache or cache_home())
-    loaded = LoadedPipeline(TextToImagePipeline(text_encoder, trained, generator), mapper, folder)
+        trained, folder = fallback_mapper(text_encoder, biggans.default, recipe or Recipe(), cache or cache_home())
+    loaded = LoadedPipeline(TextToImagePipeline(text_encoder, trained, biggans), mapper, folder)
+    if devices.spaces is not None:  # on ZeroGPU only start-up may place models on "cuda": load every size now
+        for size in biggans.sizes:
+            loaded.pipeline.generator_for(size)
     log.info(
         "pipeline ready on %s: mapper %s, encoder %s, BigGAN %s",
-        device, folder or mapper, text_encoder.name_or_path, generator.name_or_path,
+        device, folder or mapper, text_encoder.name_or_path, ", ".join(biggans.names.values()),
     )
     return loaded
 

@@ -1,6 +1,7 @@
 """BigGAN-deep as a text-free generator: class vector + seeded noise + truncation -> image."""
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 
@@ -22,6 +23,8 @@ HUB_REPOS = {
     "biggan-deep-256": "osanseviero/BigGAN-deep-256",
     "biggan-deep-512": "osanseviero/BigGAN-deep-512",
 }
+# Their images' size (config.json's output_dim), known before any download.
+HUB_IMAGE_SIZES = {"biggan-deep-128": 128, "biggan-deep-256": 256, "biggan-deep-512": 512}
 DEFAULT_BIGGAN = "biggan-deep-128"
 MAX_SEED = 2**32 - 1  # numpy's RandomState accepts [0, 2**32)
 # The start-up check of the folded generator against eager catches wiring errors (differences of
@@ -79,6 +82,18 @@ def resolve_biggan(name_or_path: str | Path) -> Path:
     if missing:
         raise FileNotFoundError(f"BigGAN folder {folder} lacks {', '.join(missing)}")
     return folder
+
+
+def biggan_image_size(name_or_path: str | Path) -> int:
+    """The size of the images a BigGAN draws, without loading (or, for a known name, downloading) it."""
+    name = str(name_or_path)
+    if name in HUB_IMAGE_SIZES and not Path(name).expanduser().is_dir():
+        return HUB_IMAGE_SIZES[name]
+    config = resolve_biggan(name) / CONFIG_NAME
+    try:
+        return int(json.loads(config.read_text(encoding="utf-8"))["output_dim"])
+    except (UnicodeDecodeError, ValueError, KeyError, TypeError) as err:
+        raise ValueError(f"BigGAN config {config} gives no image size (output_dim): {err}") from None
 
 
 def load_biggan(folder: Path) -> BigGAN:
@@ -181,9 +196,13 @@ class Generator:
     def generate(self, class_vectors: torch.Tensor, truncation: float = 0.4, seed: int = 0) -> torch.Tensor:
         """(batch, 128) class vectors -> (batch, 3, H, W) images in [-1, 1]; BrokenImageError if they are not."""
         truncation = snap_truncation(truncation, self.model.config.n_stats)
-        class_vectors = class_vectors.to(self.device, torch.float32)
-        noise = self.noise(len(class_vectors), truncation, seed)
-        images = self.network(torch.cat([noise, class_vectors], dim=1), truncation)
+        return self.draw(self.noise(len(class_vectors), truncation, seed), class_vectors, truncation)
+
+    @torch.inference_mode()
+    def draw(self, noise: torch.Tensor, class_vectors: torch.Tensor, truncation: float) -> torch.Tensor:
+        """generate() with the noise given (a morph moves it between two seeds'); `truncation` already snapped."""
+        cond_vector = torch.cat([noise.to(self.device, torch.float32), class_vectors.to(self.device, torch.float32)], 1)
+        images = self.network(cond_vector, truncation)
         if fault := image_fault(images):
             raise BrokenImageError(f"BigGAN {self.name_or_path} made a broken image ({fault})")
         return images

@@ -53,6 +53,11 @@ COSINE_TEMPERATURE = 0.05
 HALF_PRECISION = {"memory.keys"}
 OUTSIDE_THRESHOLD = 0.5  # above it, a text is read as naming nothing ImageNet has
 MEMORY_PARTS = ("keys", "rows", "distributions", "definitions", "outside")
+# What a mapper's output indexes. A classifier's is a distribution over the 1000 ImageNet classes in their
+# standard order, which every BigGAN-deep (128, 256, 512) shares; Z enters only as p @ Z, so any of them can
+# draw it. A regression head outputs a point in one BigGAN's embedding space, meaningful for that Z alone.
+TARGET_CLASSES = "imagenet-classes"
+TARGET_EMBEDDINGS = "class-embeddings"
 
 
 @dataclass
@@ -78,10 +83,16 @@ class MapperConfig:
     outside_dim: int = 256
     num_classes: int = 1000
     embedding_dim: int = 128
+    target: str | None = None  # TARGET_CLASSES or TARGET_EMBEDDINGS; None (configs saved before): by the head
 
     def __post_init__(self) -> None:
         if self.arch not in ARCHITECTURES:
             raise ValueError(f"unknown mapper architecture {self.arch!r}: choose from {sorted(ARCHITECTURES)}")
+        classifier = ARCHITECTURES[self.arch][1] == "classifier"
+        if self.target is None:
+            self.target = TARGET_CLASSES if classifier else TARGET_EMBEDDINGS
+        if self.target not in ((TARGET_CLASSES, TARGET_EMBEDDINGS) if classifier else (TARGET_EMBEDDINGS,)):
+            raise ValueError(f"a {self.arch} mapper cannot target {self.target!r}")
 
 
 class MeanPool(nn.Module):
@@ -399,13 +410,20 @@ class Mapper(nn.Module):
         return mapper.eval()
 
     def check_compatible(self, encoder_sha256: str, class_embeddings: torch.Tensor) -> None:
-        """Refuse an encoder or BigGAN other than the ones this mapper was trained for."""
+        """Refuse an encoder other than the one this mapper was trained for, and a BigGAN it cannot drive: for a
+        mapper targeting the ImageNet classes, one with another number of classes; else any other Z."""
         if encoder_sha256 != self.config.encoder_sha256:
             raise ValueError(
                 f"this mapper was trained on the hidden states of {self.config.encoder!r}; the encoder given "
                 "is a different model (token embeddings differ). Load the encoder it was trained with."
             )
-        if tensor_sha256(class_embeddings) != self.config.z_sha256:
+        if self.config.target == TARGET_CLASSES:
+            if len(class_embeddings) != self.config.num_classes:
+                raise ValueError(
+                    f"this mapper reads the {self.config.num_classes} ImageNet classes; the BigGAN given has "
+                    f"{len(class_embeddings)} classes. Load a BigGAN-deep trained on ImageNet."
+                )
+        elif tensor_sha256(class_embeddings) != self.config.z_sha256:
             raise ValueError(
                 f"this mapper targets the class embeddings of {self.config.gan!r}; the BigGAN given has "
                 "different ones. Load that BigGAN, or train a mapper for this one."

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import torch
 from pytorch_pretrained_biggan import BigGAN, BigGANConfig
+from pytorch_pretrained_biggan.convert_tf_to_pytorch import BigGAN128, BigGAN256, BigGAN512
+from torch.nn.utils.spectral_norm import SpectralNorm
 
 # 32x32 images, every kind of block (up-sampling, channel drop, self-attention), ~0.2 MB.
 TINY_BIGGAN_CONFIG = {
@@ -23,7 +25,17 @@ TINY_BIGGAN_CONFIG = {
     "eps": 1e-4,
     "n_stats": 51,
 }
+POWER_ITERATIONS = 10
 DEEP128_CONFIG = BigGANConfig().to_dict()  # the package's defaults are biggan-deep-128's
+# biggan-deep-128, -256 and -512 as the package's converter defines them: 256 adds an up-sampling block that
+# keeps its channels, 512 two more blocks at the narrowest width; all attend at 64 x 64.
+DEEP_CONFIGS = {config.output_dim: config.to_dict() for config in (BigGAN128, BigGAN256, BigGAN512)}
+
+
+def narrow_config(size: int, channel_width: int = 4) -> dict:
+    """biggan-deep-`size`'s layout (blocks, up-sampling, attention, image size) at `channel_width` instead of
+    128 (4: the narrowest whose bottlenecks keep a channel): `size` x `size` images from a model of a few MB."""
+    return {**DEEP_CONFIGS[size], "channel_width": channel_width}
 
 
 def random_biggan(config: dict, seed: int = 0, class_embeddings: torch.Tensor | None = None) -> BigGAN:
@@ -33,9 +45,12 @@ def random_biggan(config: dict, seed: int = 0, class_embeddings: torch.Tensor | 
     model = BigGAN(BigGANConfig.from_dict(config))
     model.generator.bn.weight.data.fill_(1.0)  # the package leaves these two uninitialised
     model.generator.bn.bias.data.zero_()
-    with torch.no_grad():  # power iterations, so spectral norm really normalises
-        for _ in range(10):
-            model(torch.zeros(1, config["z_dim"]), torch.eye(config["num_classes"])[:1], 1.0)
+    with torch.no_grad():  # power iterations, so spectral norm really normalises (what 10 training-mode
+        for module in model.modules():  # forwards would do, without running the convolutions)
+            for hook in module._forward_pre_hooks.values():
+                if isinstance(hook, SpectralNorm):
+                    for _ in range(POWER_ITERATIONS):
+                        hook.compute_weight(module, do_power_iteration=True)
     for name, buffer in model.named_buffers():  # batch-norm stats that differ per truncation
         if name.endswith("running_means"):
             buffer.normal_(0, 0.1)

@@ -8,7 +8,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the Hub is unreachable here; fai
 
 import pytest
 
-from mapper.testing import free_port, save_random_biggan
+from mapper.testing import free_port, narrow_config, save_random_biggan
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
@@ -106,14 +106,28 @@ def tiny_biggan_real_z_dir(tmp_path_factory, deep128_embeddings) -> Path:
     return save_random_biggan(tmp_path_factory.mktemp("tiny-biggan-real-z"), class_embeddings=z)
 
 
+@pytest.fixture(scope="session")
+def narrow_biggan_dirs(tmp_path_factory, deep128_embeddings) -> dict[int, Path]:
+    """biggan-deep-128's and -256's layouts at a narrow width (their image sizes, random weights, a few MB):
+    128 with the real deep-128 class embeddings, 256 with random ones, as biggan-deep-256 has its own."""
+    from mapper.dataset import load_class_embeddings
+
+    z = load_class_embeddings(deep128_embeddings)
+    return {
+        128: save_random_biggan(tmp_path_factory.mktemp("narrow-128"), narrow_config(128), class_embeddings=z),
+        256: save_random_biggan(tmp_path_factory.mktemp("narrow-256"), narrow_config(256), seed=1),
+    }
+
+
 # --- the app, served for real ---------------------------------------------------------------------
 
 
 @pytest.fixture(scope="session")
-def app_server(tmp_path_factory, small_mapper_dir, tiny_biggan_real_z_dir):
+def app_server(tmp_path_factory, small_mapper_dir, narrow_biggan_dirs):
     """`python app.py` in its own process on a free port, serving the small mapper (and the encoder it
-    records, all-MiniLM-L6-v2) with the tiny BigGAN; yields (url, log file). Configured as on a Space, by
-    environment variables, and kept off the Hub, the user's cache and /tmp/gradio."""
+    records, all-MiniLM-L6-v2) with two narrow BigGANs, 128 x 128 (the default) and 256 x 256 (loaded on first
+    use); yields (url, log file). Configured as on a Space, by environment variables, and kept off the Hub, the
+    user's cache and /tmp/gradio."""
     import subprocess
     import sys
     import time
@@ -122,7 +136,7 @@ def app_server(tmp_path_factory, small_mapper_dir, tiny_biggan_real_z_dir):
     tmp = tmp_path_factory.mktemp("app")
     port = free_port()
     env = {
-        **os.environ, "MAPPER": str(small_mapper_dir), "BIGGAN": str(tiny_biggan_real_z_dir),
+        **os.environ, "MAPPER": str(small_mapper_dir), "BIGGAN": f"{narrow_biggan_dirs[128]},{narrow_biggan_dirs[256]}",
         "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port), "HF_HUB_OFFLINE": "1",
         "TEXT2BIGGAN_HOME": str(tmp / "cache"), "GRADIO_TEMP_DIR": str(tmp / "gradio"),
         "GRADIO_ANALYTICS_ENABLED": "False", "NLTK_DATA": str(NLTK_DATA), "PYTHONUNBUFFERED": "1",

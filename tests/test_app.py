@@ -8,6 +8,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import httpx
+import numpy as np
 import pytest
 import torch
 from gradio_client import Client
@@ -15,6 +16,7 @@ from gradio_client.exceptions import AppError
 from PIL import Image
 
 from mapper import device
+from mapper.biggans import DEFAULT_BIGGANS
 from mapper.demo import build_demo, description, launch, make_generate
 from mapper.device import on_gpu
 from mapper.fallback import DEFAULT_MAPPER, LoadedPipeline
@@ -22,6 +24,7 @@ from mapper.fingerprint import tensor_sha256
 from mapper.gan import Generator
 from mapper.models import Mapper, MapperConfig
 from mapper.pipeline import TextToImagePipeline
+from mapper.reading import class_groups, class_names
 from mapper.testing import free_port
 
 CATS = {"tabby", "tiger cat", "Persian cat", "Siamese cat", "Egyptian cat"}
@@ -41,21 +44,28 @@ def image_bytes(images: list[dict]) -> list[bytes]:
     return [Path(item["image"]).read_bytes() for item in images]
 
 
-def test_api_has_two_endpoints_with_named_parameters_and_defaults(client):
+def test_api_has_three_endpoints_with_named_parameters_and_defaults(client):
     api = client.view_api(print_info=False, return_format="dict")
-    assert set(api["named_endpoints"]) == {"/generate", "/read"} and not api["unnamed_endpoints"]
+    assert set(api["named_endpoints"]) == {"/generate", "/read", "/morph"} and not api["unnamed_endpoints"]
     assert [p["parameter_name"] for p in api["named_endpoints"]["/read"]["parameters"]] == ["text"]
     params = api["named_endpoints"]["/generate"]["parameters"]
-    assert [p["parameter_name"] for p in params] == ["text", "truncation", "seed", "num_images", "blend"]
-    assert [p["parameter_has_default"] for p in params] == [False, True, True, True, True]
-    assert [p["parameter_default"] for p in params[1:]] == [0.4, -1, 1, 0.5]
+    assert [p["parameter_name"] for p in params] == [
+        "text", "truncation", "seed", "num_images", "blend", "per_image_classes", "resolution",
+    ]  # the first five as before this API had the last two: calls made then mean the same
+    assert [p["parameter_has_default"] for p in params] == [False] + [True] * 6
+    assert [p["parameter_default"] for p in params[1:]] == [0.4, -1, 1, 0.5, False, 128]
+    params = api["named_endpoints"]["/morph"]["parameters"]
+    assert [p["parameter_name"] for p in params] == [
+        "text_a", "text_b", "frames", "truncation", "seed", "seed_b", "resolution",
+    ]
+    assert [p["parameter_default"] for p in params[2:]] == [24, 0.4, -1, -1, 128]
 
 
 def test_text_alone_gives_a_png_and_the_right_class(client):
     images, readout, seed = generate(client, "a tabby cat")
     assert len(images) == 1 and Path(images[0]["image"]).suffix == ".png"
     with Image.open(images[0]["image"]) as image:
-        assert image.format == "PNG" and image.size == (32, 32) and image.mode == "RGB"
+        assert image.format == "PNG" and image.size == (128, 128) and image.mode == "RGB"
     assert readout["label"] in CATS
     confidences = [c["confidence"] for c in readout["confidences"]]
     assert len(confidences) == 5 and confidences == sorted(confidences, reverse=True)
@@ -103,6 +113,9 @@ def test_any_script_or_emoji_still_draws(client, text):
         ("a cat", {"num_images": 2.5}, "got 2.5"),
         ("a cat", {"blend": 2}, "blend must be a number in [0, 1], got 2"),
         ("a cat", {"truncation": "wild"}, "truncation must be a number in (0, 1], got a str"),
+        ("a cat", {"resolution": 300}, "resolution must be one of 128, 256, got 300"),
+        ("a cat", {"resolution": "256"}, "resolution must be one of 128, 256, got a str"),
+        ("a cat", {"per_image_classes": "yes"}, "per_image_classes must be true or false, got a str"),
     ],
 )
 def test_bad_input_gets_a_clear_error_and_the_server_keeps_serving(client, text, settings, message):
@@ -168,7 +181,7 @@ def test_rest_call_with_only_the_text_answers_with_an_image_and_the_defaults(app
     url, _ = app_server
     status, event, data = rest_call(url, {"text": "a tabby cat"} if named else {"data": ["a tabby cat"]}, named)
     assert (status, event) == (200, "complete")
-    assert fetched_png(url, data).size == (32, 32)
+    assert fetched_png(url, data).size == (128, 128)
     _, readout, seed = data
     assert readout["label"] in CATS and isinstance(seed, int) and 0 <= seed < 2**32  # seed -1: drawn
     _, _, again = rest_call(url, {"data": ["a tabby cat", 0.4, seed]})  # defaults after it: same images
@@ -178,7 +191,7 @@ def test_rest_call_with_only_the_text_answers_with_an_image_and_the_defaults(app
 @pytest.mark.parametrize(
     "body, named, message",
     [
-        ({"data": ["a cat", 0.4, 1, 1, 0.5, 7]}, False, "5 values at most, got 6"),
+        ({"data": ["a cat", 0.4, 1, 1, 0.5, False, 128, 7]}, False, "7 values at most, got 8"),
         ({"data": []}, False, "no value for text, which has no default"),
         ({"seed": 3}, True, "no value for text, which has no default"),
         ({"text": "a cat", "steps": 50}, True, "no parameter named 'steps'"),
@@ -187,7 +200,10 @@ def test_rest_call_with_only_the_text_answers_with_an_image_and_the_defaults(app
 def test_rest_calls_that_cannot_be_answered_are_refused_naming_what_is_wrong(app_server, body, named, message):
     status, event, data = rest_call(app_server[0], body, named)
     assert (status, event) == (422, "refused")
-    assert data["detail"] == f"/generate takes [text, truncation=0.4, seed=-1, num_images=1, blend=0.5]: {message}"
+    assert data["detail"] == (
+        "/generate takes [text, truncation=0.4, seed=-1, num_images=1, blend=0.5, per_image_classes=false, "
+        f"resolution=128]: {message}"
+    )
 
 
 @pytest.mark.parametrize(
@@ -327,7 +343,10 @@ def test_defaults_and_environment(monkeypatch):
     for name in ("MAPPER", "BIGGAN", "ENCODER", "GRADIO_SERVER_NAME", "GRADIO_SERVER_PORT"):
         monkeypatch.delenv(name, raising=False)
     args = app.parse_args([])
-    assert (args.mapper, args.biggan, args.encoder) == (DEFAULT_MAPPER, "biggan-deep-128", None)
+    assert (args.mapper, args.biggan, args.encoder) == (DEFAULT_MAPPER, DEFAULT_BIGGANS["cpu"], None)  # no GPU here
+    assert DEFAULT_BIGGANS == {
+        "cpu": "biggan-deep-256,biggan-deep-128,biggan-deep-512", "cuda": "biggan-deep-512,biggan-deep-256,biggan-deep-128",
+    }
     assert DEFAULT_MAPPER == "text2biggan/mapper-minilm-biggan-deep-128"
     assert (args.host, args.port) == ("0.0.0.0", 7860)
     monkeypatch.setenv("MAPPER", "./mine")
@@ -373,3 +392,103 @@ def test_read_says_what_the_text_names_and_generate_keeps_three_outputs(client):
     assert len(images) == 1 and readout["label"] == woman["classes"][0][1] and seed == 3
     with pytest.raises(AppError, match="please type some text"):
         client.predict("  ", api_name="/read")
+
+
+# --- resolutions, a class per image, morphs ----------------------------------------------------------------
+
+
+def test_one_mapper_serves_128_and_256_and_the_256_biggan_loads_on_first_use(app_server, client):
+    _, log = app_server
+    narrow_256 = "narrow-256"  # in the folder's name, which the log line of a loaded BigGAN names
+
+    def loaded_lines() -> list[str]:
+        return [line for line in log.read_text().splitlines() if "generator" in line and narrow_256 in line]
+
+    assert not loaded_lines()  # not at start
+    for resolution, size in ((256, 256), (None, 128), (128, 128), (256, 256)):
+        settings = {} if resolution is None else {"resolution": resolution}
+        images, readout, _ = generate(client, "a tabby cat", seed=3, **settings)
+        with Image.open(images[0]["image"]) as image:
+            assert image.format == "PNG" and image.size == (size, size)
+        assert readout["label"] in CATS and images[0]["caption"] == readout["label"]  # mixing: the top class
+    assert len(loaded_lines()) == 1  # loaded on its first use, then kept
+
+
+def test_a_class_per_image_draws_four_dog_breeds_the_same_for_the_same_seed(client):
+    dogs = {class_names()[i] for i in dict(class_groups())["dog"]}
+    images, readout, seed = generate(client, "a dog", seed=2024, num_images=4, per_image_classes=True)
+    captions = [item["caption"] for item in images]
+    assert seed == 2024 and len(set(captions)) == 4 and len(set(captions) & dogs) >= 3, captions
+    again, _, _ = generate(client, "a dog", seed=2024, num_images=4, per_image_classes=True)
+    assert [item["caption"] for item in again] == captions and image_bytes(again) == image_bytes(images)
+    mixed, _, _ = generate(client, "a dog", seed=2024, num_images=4)
+    assert [item["caption"] for item in mixed] == [readout["label"]] * 4  # mixing: one vector, the top class named
+
+
+def morph(client: Client, *values, **settings):
+    return client.predict(*values, **settings, api_name="/morph")
+
+
+def frames_of(path: str) -> list:
+    with Image.open(path) as animation:
+        assert animation.format == "WEBP" and animation.is_animated
+        frames = []
+        for index in range(animation.n_frames):
+            animation.seek(index)
+            frames.append(np.asarray(animation.convert("RGB"), dtype=np.int16))
+        return frames
+
+
+def png_pixels(images: list[dict]) -> np.ndarray:
+    with Image.open(images[0]["image"]) as image:
+        return np.asarray(image.convert("RGB"), dtype=np.int16)
+
+
+@pytest.mark.parametrize("seed_b", [-1, 8], ids=["one seed", "two seeds"])
+def test_morph_plays_the_frames_asked_from_one_text_s_image_to_the_other_s(client, seed_b):
+    path, seed = morph(client, "a tabby cat", "A red sports car on the highway", frames=7, seed=7, seed_b=seed_b)
+    frames = frames_of(path)
+    assert Path(path).suffix == ".webp" and seed == 7 and len(frames) == 7 and frames[0].shape == (128, 128, 3)
+    start = png_pixels(generate(client, "a tabby cat", seed=7)[0])
+    end = png_pixels(generate(client, "A red sports car on the highway", seed=7 if seed_b == -1 else seed_b)[0])
+    error = lambda a, b: float(np.abs(a - b).mean())
+    # lossless WebP: the ends are the two images but for the rounding of a batch of frames (a level at most)
+    assert np.abs(frames[0] - start).max() <= 1 and np.abs(frames[-1] - end).max() <= 1
+    assert error(frames[0], end) > 1 and error(frames[3], start) > 0.5 and error(frames[3], end) > 0.5
+
+
+def test_morph_with_only_the_texts_draws_a_seed_and_the_default_frames(client):
+    path, seed = morph(client, "a lighthouse", "a volcano")
+    assert len(frames_of(path)) == 24 and 0 <= seed < 2**32
+
+
+@pytest.mark.parametrize(
+    "values, message",
+    [
+        (["", "a dog"], "please type some text"),
+        (["a cat", "  \u200b"], "please type some text"),
+        (["a cat", "a dog", 1], "frames must be a whole number from 2 to 60, got 1"),
+        (["a cat", "a dog", 61], "frames must be a whole number from 2 to 60, got 61"),
+        (["a cat", "a dog", 2.5], "got 2.5"),
+        (["a cat", "a dog", 4, 0], "truncation must be a number in (0, 1], got 0"),
+        (["a cat", "a dog", 4, 0.4, -7], "seed must be a whole number from 0 to 4,294,967,295, got -7"),
+        (["a cat", "a dog", 4, 0.4, 1, 2**33], f"got {2**33}"),
+        (["a cat", "a dog", 4, 0.4, 1, 2, 64], "resolution must be one of 128, 256, got 64"),
+    ],
+)
+def test_morph_refuses_bad_input_with_generate_s_messages(client, values, message):
+    with pytest.raises(AppError) as err:
+        morph(client, *values)
+    assert message in str(err.value) and "Traceback" not in str(err.value)
+
+
+def test_a_regression_mapper_is_refused_for_another_biggan_s_z_at_start(
+    random_mapper_dir, minilm_path, narrow_biggan_dirs, tmp_path, monkeypatch, capsys
+):
+    import app
+
+    monkeypatch.setenv("TEXT2BIGGAN_HOME", str(tmp_path / "cache"))
+    args = ["--mapper", str(random_mapper_dir), "--biggan", str(narrow_biggan_dirs[128]), "--encoder", minilm_path]
+    assert app.main(args) == 1
+    err = capsys.readouterr().err
+    assert "app: error: this mapper targets the class embeddings of 'tiny'; the BigGAN given has different ones" in err

@@ -14,7 +14,7 @@ from mapper.fast_generator import (
     upsampled_conv_weight,
 )
 from mapper.gan import Generator
-from mapper.testing import TINY_BIGGAN_CONFIG, random_biggan
+from mapper.testing import DEEP_CONFIGS, TINY_BIGGAN_CONFIG, narrow_config, random_biggan
 
 # Truncations k/50 where the package's float division misses grid row k, and the row it reads.
 PACKAGE_MISREAD_ROWS = {7: 8, 14: 15, 28: 29, 29: 28, 47: 46}
@@ -43,6 +43,21 @@ def test_folded_generator_equals_eager(model, folded, batch, truncation):
     images = folded(cond, truncation)
     assert images.shape == eager.shape and images.is_contiguous()
     assert eager.std() > 0.1  # a real image, not a constant
+    torch.testing.assert_close(images, eager, rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize("size", sorted(DEEP_CONFIGS))
+def test_every_resolution_s_layout_folds_checks_at_load_and_equals_eager(size):
+    """biggan-deep-128, -256 and -512's blocks and attention, at a narrow channel width: the start-up check
+    passes (the folded generator serves) and its images equal eager's at the full image size."""
+    generator = Generator(random_biggan(narrow_config(size), seed=size), f"narrow-{size}")
+    assert generator.optimized and generator.image_size == size
+    vectors = generator.class_embeddings[[1, 281]]
+    noise = generator.noise(2, 0.6, seed=4)
+    with torch.inference_mode():
+        eager = generator.model.generator(torch.cat([noise, vectors], dim=1), 0.6)
+    images = generator.draw(noise, vectors, 0.6)
+    assert images.shape == (2, 3, size, size) and eager.std() > 0.05
     torch.testing.assert_close(images, eager, rtol=0, atol=1e-5)
 
 

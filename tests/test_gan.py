@@ -3,7 +3,7 @@ import re
 import pytest
 import torch
 
-from mapper.gan import BrokenImageError, Generator, image_fault, resolve_biggan, snap_truncation, to_pil
+from mapper.gan import BrokenImageError, Generator, biggan_image_size, image_fault, resolve_biggan, snap_truncation, to_pil
 
 
 def vectors(generator, classes):
@@ -100,3 +100,20 @@ def test_a_broken_image_after_load_is_an_error_never_an_image(tiny_generator, mo
     monkeypatch.setattr(tiny_generator, "network", lambda cond, truncation: torch.full((len(cond), 3, 32, 32), value))
     with pytest.raises(BrokenImageError, match=fault):
         tiny_generator.generate(z, 0.4, seed=1)
+
+
+def test_image_size_is_known_without_loading_the_weights(tiny_biggan_dir, tmp_path):
+    assert [biggan_image_size(f"biggan-deep-{size}") for size in (128, 256, 512)] == [128, 256, 512]  # no Hub
+    assert biggan_image_size(tiny_biggan_dir) == 32
+    (tmp_path / "config.json").write_text('{"z_dim": 128}')
+    (tmp_path / "pytorch_model.bin").write_bytes(b"")
+    with pytest.raises(ValueError, match="gives no image size"):
+        biggan_image_size(tmp_path)
+    with pytest.raises(FileNotFoundError, match="nowhere"):
+        biggan_image_size(tmp_path / "nowhere")
+
+
+def test_draw_with_the_seed_s_noise_is_generate(tiny_generator):
+    z = vectors(tiny_generator, [1, 281])
+    noise = tiny_generator.noise(2, 0.4, seed=9)
+    assert torch.equal(tiny_generator.draw(noise, z, 0.4), tiny_generator.generate(z, 0.4, seed=9))

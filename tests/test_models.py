@@ -2,7 +2,18 @@ import pytest
 import torch
 
 from mapper.fingerprint import tensor_sha256
-from mapper.models import ARCHITECTURES, Mapper, MapperConfig, MeanPool, blend, top_classes
+import json
+
+from mapper.models import (
+    ARCHITECTURES,
+    TARGET_CLASSES,
+    TARGET_EMBEDDINGS,
+    Mapper,
+    MapperConfig,
+    MeanPool,
+    blend,
+    top_classes,
+)
 
 
 def make(arch: str, z: torch.Tensor) -> Mapper:
@@ -161,13 +172,42 @@ def test_windowed_pooling_starts_as_mean_and_never_reads_padding(z):
     assert torch.allclose(mapper.features(hidden[:1, :3], mask[:1, :3])[0], features[0], atol=1e-5)
 
 
-def test_mismatched_encoder_or_gan_is_refused(z):
-    mapper = make("classifier", z)
+@pytest.mark.parametrize("arch", ["linear", "mlp", "attention"])
+def test_a_regression_mapper_refuses_another_encoder_or_z(arch, z):
+    mapper = make(arch, z)
+    assert mapper.config.target == TARGET_EMBEDDINGS
     mapper.check_compatible("enc-sha", z.clone())
     with pytest.raises(ValueError, match="trained on the hidden states of 'enc'"):
         mapper.check_compatible("other-sha", z)
-    with pytest.raises(ValueError, match="class embeddings of 'gan'"):
+    with pytest.raises(ValueError, match="targets the class embeddings of 'gan'; the BigGAN given has different ones"):
         mapper.check_compatible("enc-sha", z + 1e-3)
+
+
+@pytest.mark.parametrize("arch", ["classifier", "windowed"])
+def test_a_classifier_drives_any_biggan_with_the_1000_classes(arch, z):
+    """Its output is a distribution over the ImageNet classes: another BigGAN's Z (biggan-deep-256's) serves."""
+    mapper = make(arch, z)
+    assert mapper.config.target == TARGET_CLASSES
+    mapper.check_compatible("enc-sha", torch.randn(1000, 128))
+    with pytest.raises(ValueError, match="trained on the hidden states of 'enc'"):
+        mapper.check_compatible("other-sha", z)
+    with pytest.raises(ValueError, match="reads the 1000 ImageNet classes; the BigGAN given has 10 classes"):
+        mapper.check_compatible("enc-sha", z[:10])
+    pinned = MapperConfig(arch, 16, "enc", "enc-sha", "gan", tensor_sha256(z), target=TARGET_EMBEDDINGS)
+    with pytest.raises(ValueError, match="different ones"):  # a classifier may still be tied to one Z
+        Mapper(pinned, z).check_compatible("enc-sha", z + 1e-3)
+
+
+def test_the_target_is_saved_and_a_config_saved_before_it_loads(z, tmp_path):
+    for arch, target in (("windowed", TARGET_CLASSES), ("linear", TARGET_EMBEDDINGS)):
+        folder = make(arch, z).save_pretrained(tmp_path / arch)
+        config = json.loads((folder / "config.json").read_text())
+        assert config["target"] == target
+        del config["target"]  # as every mapper saved before this field was
+        (folder / "config.json").write_text(json.dumps(config))
+        assert Mapper.from_pretrained(folder).config.target == target
+    with pytest.raises(ValueError, match="a linear mapper cannot target 'imagenet-classes'"):
+        MapperConfig("linear", 16, "e", "e", "g", "z", target=TARGET_CLASSES)
 
 
 def test_missing_mapper_is_clear(tmp_path):

@@ -2,9 +2,14 @@ import math
 
 import numpy as np
 import pytest
+import torch
 
-from mapper.gan import MAX_SEED
-from mapper.pipeline import MAX_TEXT_CHARS, TextToImagePipeline
+from mapper.biggans import BigGANs
+from mapper.fingerprint import tensor_sha256
+from mapper.gan import MAX_SEED, to_pil
+from mapper.models import Mapper, MapperConfig
+from mapper.pipeline import DEFAULT_TRUNCATION, MAX_TEXT_CHARS, MIN_CLASS_SHARE, TextToImagePipeline, draw_classes
+from mapper.reading import class_names
 
 CATS = {"tabby", "tiger cat", "Persian cat", "Siamese cat", "Egyptian cat"}
 
@@ -65,6 +70,8 @@ def test_any_script_or_emoji_still_draws(pipe, text):
         ({"num_images": 1.5}, "got 1.5"),
         ({"num_images": True}, "got a bool"),
         ({"blend_amount": 1.5}, "blend must be a number in [0, 1], got 1.5"),
+        ({"per_image_classes": 1}, "per_image_classes must be true or false, got 1"),
+        ({"resolution": 64}, "resolution must be one of 32, got 64"),
     ],
 )
 def test_bad_input_is_refused_with_its_name_before_any_model_runs(pipe, monkeypatch, kwargs, message):
@@ -123,3 +130,60 @@ def test_text_is_read_as_normalised_and_cached_once_for_every_way_of_writing_it(
         assert out.classes == plain.classes and np.array_equal(pixels(out)[0], pixels(plain)[0])
     assert encoded == ["a tabby cat on a sofa"]
     assert fresh("cafe\u0301 au lait").classes == fresh("caf\u00e9 au lait").classes and encoded[-1] == "caf\u00e9 au lait"
+
+
+def test_a_class_per_image_is_drawn_from_the_reading_none_twice_and_fixed_by_the_seed(pipe):
+    out = pipe("a dog", seed=5, num_images=4, per_image_classes=True)
+    again = pipe("a dog", seed=5, num_images=4, per_image_classes=True, blend_amount=0.0)  # blend: mixing only
+    assert out.captions == again.captions and all(np.array_equal(a, b) for a, b in zip(pixels(out), pixels(again)))
+    held = [name for _, name, p in pipe.read("a dog").classes if p >= MIN_CLASS_SHARE]
+    assert len(held) >= 3 and set(out.captions) <= set(held)
+    assert len(set(out.captions)) == min(4, len(held))  # none twice while another is left
+    orders = {tuple(pipe("a dog", seed=seed, num_images=4, per_image_classes=True).captions) for seed in range(8)}
+    assert len(orders) > 1  # the seed draws them
+    top = pipe.read("a dog").classes[0][1]
+    mixed = pipe("a dog", seed=5, num_images=4)
+    assert mixed.captions == [top] * 4 and not np.array_equal(pixels(mixed)[0], pixels(out)[0])
+
+
+def test_classes_the_reading_all_but_rules_out_are_never_drawn():
+    probs = torch.zeros(1000)
+    probs[[3, 7, 9]] = torch.tensor([0.7, 0.29, 0.01])
+    drawn = draw_classes(probs, 4, seed=1)
+    assert sorted(set(drawn.tolist())) == [3, 7] and torch.equal(drawn, draw_classes(probs, 4, seed=1))
+    assert draw_classes(torch.full((1000,), 0.001), 2, seed=0).tolist() == [0, 0]  # none holds a share: the top
+
+
+def test_each_image_drawn_for_its_class_gets_that_class_s_own_vector(pipe):
+    out = pipe("a dog", seed=5, num_images=4, per_image_classes=True)
+    index = {name: i for i, name in enumerate(class_names())}
+    vectors = pipe.generator.class_embeddings[[index[c] for c in out.captions]]
+    expected = to_pil(pipe.generator.generate(vectors, DEFAULT_TRUNCATION, seed=5))
+    assert all(np.array_equal(np.asarray(a), np.asarray(b)) for a, b in zip(out.images, expected))
+
+
+@pytest.fixture(scope="module")
+def two_sizes(pipe, narrow_biggan_dirs) -> TextToImagePipeline:
+    """The small mapper with the tiny BigGAN (32, its Z real) and a narrow 256 one whose Z is its own."""
+    return TextToImagePipeline(pipe.encoder, pipe.mapper, BigGANs(pipe.generator, [narrow_biggan_dirs[256]]))
+
+
+def test_one_classifier_draws_every_resolution_the_others_on_first_use(two_sizes):
+    assert two_sizes.biggans.sizes == [32, 256] and not two_sizes.biggans.is_loaded(256)
+    small = two_sizes("a tabby cat", seed=1)
+    large = two_sizes("a tabby cat", seed=1, resolution=256)
+    assert small.images[0].size == (32, 32) and large.images[0].size == (256, 256)
+    assert two_sizes.biggans.is_loaded(256) and small.classes == large.classes
+    for bad in (64, "256", 256.5, True):
+        with pytest.raises(ValueError, match="resolution must be one of 32, 256"):
+            two_sizes("a tabby cat", resolution=bad)
+
+
+def test_a_regression_mapper_is_refused_for_another_z_when_that_biggan_loads(minilm, tiny_generator, narrow_biggan_dirs):
+    z = tiny_generator.class_embeddings
+    config = MapperConfig("linear", minilm.hidden_size, "minilm", minilm.fingerprint, "tiny", tensor_sha256(z))
+    pipeline = TextToImagePipeline(minilm, Mapper(config, z), BigGANs(tiny_generator, [narrow_biggan_dirs[256]]))
+    assert pipeline("a cat", resolution=32).images[0].size == (32, 32)
+    with pytest.raises(ValueError, match="targets the class embeddings of 'tiny'; the BigGAN given has different ones"):
+        pipeline("a cat", resolution=256)
+    assert not pipeline.biggans.is_loaded(256)
