@@ -15,8 +15,8 @@ from mapper.gan import Generator, biggan_image_size
 
 Loader = Callable[[str], Generator]
 # The app's BigGANs where none are named, the default first: on a GPU the largest, which takes milliseconds
-# there; on a CPU the largest answering one image in under about 0.6 s, 256 (0.59 s on one core; 512 takes
-# 1.0 s: README, "Resolutions"), then 128 for speed. The others load only if asked for.
+# there; on a CPU the largest answering one image in under about 0.6 s, 256 (0.59-0.60 s on one core; 512 takes
+# 1.0-1.2 s: README, "Resolutions"), then 128 for speed. The others load only if asked for.
 DEFAULT_BIGGANS = {
     "cuda": "biggan-deep-512,biggan-deep-256,biggan-deep-128",
     "cpu": "biggan-deep-256,biggan-deep-128,biggan-deep-512",
