@@ -327,7 +327,7 @@ def test_defaults_and_environment(monkeypatch):
     for name in ("MAPPER", "BIGGAN", "ENCODER", "GRADIO_SERVER_NAME", "GRADIO_SERVER_PORT"):
         monkeypatch.delenv(name, raising=False)
     args = app.parse_args([])
-    assert (args.mapper, args.biggan, args.encoder) == (DEFAULT_MAPPER, "biggan-deep-128", None)
+    assert (args.mapper, args.biggan, args.encoder) == (None, "biggan-deep-128", None)  # fallback.default_mapper's
     assert DEFAULT_MAPPER == "text2biggan/mapper-minilm-biggan-deep-128"
     assert (args.host, args.port) == ("0.0.0.0", 7860)
     monkeypatch.setenv("MAPPER", "./mine")
