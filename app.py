@@ -13,7 +13,7 @@ import os
 import sys
 
 from mapper.demo import build_demo, launch
-from mapper.fallback import ENCODER_FOR_DEVICE, MAPPER_FOR_ENCODER, load_pipeline
+from mapper.fallback import MAPPER_FOR_ENCODER, load_pipeline
 from mapper.gan import DEFAULT_BIGGAN
 
 
@@ -24,9 +24,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add("--mapper", default=env("MAPPER"), help="Hub id or folder (env MAPPER; default: the one published for the "
         f"encoder, {' or '.join(MAPPER_FOR_ENCODER.values())})")
     add("--biggan", default=env("BIGGAN", DEFAULT_BIGGAN), help="name or folder (env BIGGAN; default %(default)s)")
-    by_device = ", ".join(f"{name} on {device}" for device, name in ENCODER_FOR_DEVICE.items())
     add("--encoder", default=env("ENCODER"), help="Hub id or folder (env ENCODER; default: the one the mapper records; "
-        f"with no mapper named, {by_device})")
+        "with no mapper named, all-MiniLM-L6-v2)")
     add("--host", default=env("GRADIO_SERVER_NAME", "0.0.0.0"), help="env GRADIO_SERVER_NAME; default %(default)s")
     add("--port", default=env("GRADIO_SERVER_PORT", "7860"), type=int, help="env GRADIO_SERVER_PORT; default %(default)s")
     return parser.parse_args(argv)

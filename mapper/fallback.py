@@ -31,10 +31,9 @@ from mapper.training import TrainConfig, TrainResult, train
 log = logging.getLogger(__name__)
 DEFAULT_MAPPER = "text2biggan/mapper-minilm-biggan-deep-128"
 MPNET_ENCODER = "sentence-transformers/all-mpnet-base-v2"
-# One mapper repo per encoder: a mapper reads the hidden states of the encoder it was trained on.
+# One mapper repo per encoder: a mapper reads the hidden states of the encoder it was trained on. With neither
+# configured, all-MiniLM-L6-v2's, on a CPU and on a GPU alike (docs/report.md#choosing-the-encoder).
 MAPPER_FOR_ENCODER = {DEFAULT_ENCODER: DEFAULT_MAPPER, MPNET_ENCODER: "text2biggan/mapper-mpnet-biggan-deep-128"}
-# The encoder used when neither it nor a mapper is configured, by device (docs/report.md#choosing-the-encoder).
-ENCODER_FOR_DEVICE = {"cpu": DEFAULT_ENCODER, "cuda": MPNET_ENCODER}
 RECORD_NAME = "fallback.json"  # written inside the entry before it is moved into place
 
 
@@ -61,10 +60,9 @@ def cache_home() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache").expanduser() / "text2biggan"
 
 
-def default_mapper(encoder: str | None, device: str) -> tuple[str, str]:
-    """(mapper, encoder) when no mapper is configured: the one published for `encoder`, else the device's
-    encoder and its mapper."""
-    encoder = encoder or ENCODER_FOR_DEVICE.get(device, DEFAULT_ENCODER)
+def default_mapper(encoder: str | None) -> tuple[str, str]:
+    """(mapper, encoder) when no mapper is configured: the one published for `encoder` (default: all-MiniLM-L6-v2)."""
+    encoder = encoder or DEFAULT_ENCODER
     if encoder not in MAPPER_FOR_ENCODER:
         known = ", ".join(MAPPER_FOR_ENCODER)
         raise ValueError(f"no published mapper for encoder {encoder!r} (there is one for {known}); name a mapper for it")
@@ -82,9 +80,8 @@ def load_pipeline(
     """The pipeline for `mapper` (Hub id or folder; None: default_mapper's). A mapper folder that is not there
     is an error; a Hub mapper that cannot be downloaded is replaced by a fallback trained for this encoder and
     BigGAN."""
-    device = device or default_device()
     if mapper is None:
-        mapper, encoder = default_mapper(encoder, device.split(":")[0])
+        mapper, encoder = default_mapper(encoder)
     try:
         trained: Mapper | None = Mapper.from_pretrained(mapper)
     except FileNotFoundError:
@@ -92,6 +89,7 @@ def load_pipeline(
     except OSError as err:
         log.warning("%s; serving a fallback mapper trained on this machine instead", err)
         trained = None
+    device = device or default_device()
     encoder = encoder or (trained.config.encoder if trained else DEFAULT_ENCODER)
     text_encoder = TextEncoder.from_pretrained(encoder, device)
     generator = Generator.from_pretrained(biggan, device)
