@@ -15,19 +15,20 @@ import sys
 from mapper.biggans import DEFAULT_BIGGANS
 from mapper.demo import build_demo, launch
 from mapper.device import default_device
-from mapper.fallback import DEFAULT_MAPPER, load_pipeline
+from mapper.fallback import MAPPER_FOR_ENCODER, load_pipeline
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     env = os.environ.get
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add = parser.add_argument
-    add("--mapper", default=env("MAPPER", DEFAULT_MAPPER), help="Hub id or folder (env MAPPER; default %(default)s)")
+    add("--mapper", default=env("MAPPER"), help="Hub id or folder (env MAPPER; default: the one published for the "
+        f"encoder, {' or '.join(MAPPER_FOR_ENCODER.values())})")
     add("--biggan", default=env("BIGGAN", DEFAULT_BIGGANS[default_device()]),
         help="one or more names or folders, comma-separated, one per resolution; the first is the default and loads "
         "at start, the others on first use (env BIGGAN; default here %(default)s)")
-    add("--encoder", default=env("ENCODER"), help="Hub id or folder (env ENCODER; default: the one the mapper records, "
-        "all-MiniLM-L6-v2 for a fallback mapper)")
+    add("--encoder", default=env("ENCODER"), help="Hub id or folder (env ENCODER; default: the one the mapper records; "
+        "with no mapper named, all-MiniLM-L6-v2)")
     add("--host", default=env("GRADIO_SERVER_NAME", "0.0.0.0"), help="env GRADIO_SERVER_NAME; default %(default)s")
     add("--port", default=env("GRADIO_SERVER_PORT", "7860"), type=int, help="env GRADIO_SERVER_PORT; default %(default)s")
     return parser.parse_args(argv)

@@ -32,6 +32,10 @@ from mapper.training import TrainConfig, TrainResult, train
 
 log = logging.getLogger(__name__)
 DEFAULT_MAPPER = "text2biggan/mapper-minilm-biggan-deep-128"
+MPNET_ENCODER = "sentence-transformers/all-mpnet-base-v2"
+# One mapper repo per encoder: a mapper reads the hidden states of the encoder it was trained on. With neither
+# configured, all-MiniLM-L6-v2's, on a CPU and on a GPU alike (docs/report.md#choosing-the-encoder).
+MAPPER_FOR_ENCODER = {DEFAULT_ENCODER: DEFAULT_MAPPER, MPNET_ENCODER: "text2biggan/mapper-mpnet-biggan-deep-128"}
 RECORD_NAME = "fallback.json"  # written inside the entry before it is moved into place
 
 
@@ -58,18 +62,30 @@ def cache_home() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache").expanduser() / "text2biggan"
 
 
+def default_mapper(encoder: str | None) -> tuple[str, str]:
+    """(mapper, encoder) when no mapper is configured: the one published for `encoder` (default: all-MiniLM-L6-v2)."""
+    encoder = encoder or DEFAULT_ENCODER
+    if encoder not in MAPPER_FOR_ENCODER:
+        known = ", ".join(MAPPER_FOR_ENCODER)
+        raise ValueError(f"no published mapper for encoder {encoder!r} (there is one for {known}); name a mapper for it")
+    return MAPPER_FOR_ENCODER[encoder], encoder
+
+
 def load_pipeline(
-    mapper: str = DEFAULT_MAPPER,
+    mapper: str | None = None,
     biggan: str | Sequence[str] = DEFAULT_BIGGAN,
     encoder: str | None = None,
     device: str | None = None,
     recipe: Recipe | None = None,
     cache: Path | None = None,
 ) -> LoadedPipeline:
-    """The pipeline for `mapper` (Hub id or folder). A mapper folder that is not there is an error; a Hub
-    mapper that cannot be downloaded is replaced by a fallback trained for this encoder and the first BigGAN.
+    """The pipeline for `mapper` (Hub id or folder; None: default_mapper's). A mapper folder that is not there
+    is an error; a Hub mapper that cannot be downloaded is replaced by a fallback trained for this encoder and
+    the first BigGAN.
     `biggan`: one or more names or folders (a list, or joined by commas); the first is loaded now and is the
     default, the others when first asked for (all now on a ZeroGPU Space, where only start-up reaches "cuda")."""
+    if mapper is None:
+        mapper, encoder = default_mapper(encoder)
     try:
         trained: Mapper | None = Mapper.from_pretrained(mapper)
     except FileNotFoundError:

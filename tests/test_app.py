@@ -343,7 +343,7 @@ def test_defaults_and_environment(monkeypatch):
     for name in ("MAPPER", "BIGGAN", "ENCODER", "GRADIO_SERVER_NAME", "GRADIO_SERVER_PORT"):
         monkeypatch.delenv(name, raising=False)
     args = app.parse_args([])
-    assert (args.mapper, args.biggan, args.encoder) == (DEFAULT_MAPPER, DEFAULT_BIGGANS["cpu"], None)  # no GPU here
+    assert (args.mapper, args.biggan, args.encoder) == (None, DEFAULT_BIGGANS["cpu"], None)  # no GPU here; fallback.default_mapper's
     assert DEFAULT_BIGGANS == {
         "cpu": "biggan-deep-256,biggan-deep-128,biggan-deep-512", "cuda": "biggan-deep-512,biggan-deep-256,biggan-deep-128",
     }

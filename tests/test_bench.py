@@ -100,3 +100,20 @@ def test_figures_are_rebuilt_from_the_committed_json_alone_byte_for_byte(tmp_pat
     for png in drawn:
         assert png.stat().st_size < 200_000
         assert png.read_bytes() == (ROOT / "docs" / "figures" / png.name).read_bytes(), png.name
+
+
+def test_encoder_cost_times_each_encoder_per_turn_against_the_first(minilm, tmp_path, monkeypatch):
+    from bench import encoder_cost
+
+    texts = ["a tabby cat", "A red fox trotted across the frozen field at dawn."]
+    rows = encoder_cost.measure([minilm, minilm], texts, threads=1, rounds=3)
+    assert [(r["encoder"], r["threads"], r["sentences"]) for r in rows] == [(minilm.name_or_path, 1, 6 - encoder_cost.WARM_UP)] * 2
+    assert rows[0]["ratio_to_first"] == 1.0 and 0 < rows[0]["p50_ms"] <= rows[0]["p95_ms"]
+    sentences = tmp_path / "sentences.jsonl"
+    sentences.write_text("".join(json.dumps({"text": t, "labels": [0]}) + "\n" for t in texts * 2))
+    monkeypatch.setattr(encoder_cost, "SENTENCES", sentences)
+    out = tmp_path / "cost.json"
+    assert encoder_cost.main([minilm.name_or_path, "--threads", "1", "2", "--rounds", "1", "--json", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert [(r["threads"], r["sentences"]) for r in report["rows"]] == [(1, 1), (2, 1)] and report["sizes"][minilm.name_or_path]["hidden"] == 384
+    assert encoder_cost.main([str(tmp_path / "no-such-encoder")]) == 1

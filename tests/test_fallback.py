@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from mapper import fallback
-from mapper.fallback import RECORD_NAME, Recipe, cache_home, load_pipeline
+from mapper.encoder import DEFAULT_ENCODER
+from mapper.fallback import DEFAULT_MAPPER, MPNET_ENCODER, RECORD_NAME, Recipe, cache_home, load_pipeline
 from mapper.models import DEFAULT_ARCH
 from mapper.training import TrainConfig
 
@@ -113,3 +114,51 @@ def test_cache_home_follows_the_environment(tmp_path, monkeypatch):
     assert cache_home() == tmp_path / "xdg" / "text2biggan"
     monkeypatch.setenv("TEXT2BIGGAN_HOME", str(tmp_path / "mine"))
     assert cache_home() == Path(tmp_path / "mine")
+
+
+MPNET_MAPPER = "text2biggan/mapper-mpnet-biggan-deep-128"
+
+
+@pytest.fixture
+def asked(monkeypatch) -> list:
+    """What load_pipeline asks for: the mapper it tries, then the encoder and device, where it is stopped."""
+    calls: list = []
+
+    def mapper_not_pushed(name):
+        calls.append(name)
+        raise OSError(f"could not load mapper {name}")
+
+    def stop(name, device):
+        calls.append((name, device))
+        raise ValueError("stopped before loading any encoder")
+
+    monkeypatch.setattr(fallback.Mapper, "from_pretrained", mapper_not_pushed)
+    monkeypatch.setattr(fallback.TextEncoder, "from_pretrained", stop)
+    return calls
+
+
+@pytest.mark.parametrize("device", ["cpu", "cuda"])
+def test_with_nothing_configured_it_is_all_minilm_on_a_cpu_and_on_a_gpu(asked, monkeypatch, device):
+    monkeypatch.setattr(fallback, "default_device", lambda: device)
+    with pytest.raises(ValueError, match="stopped"):
+        load_pipeline()
+    assert asked == [DEFAULT_MAPPER, (DEFAULT_ENCODER, device)]
+
+
+def test_a_configured_encoder_gets_its_own_mapper(asked):
+    for encoder in (MPNET_ENCODER, DEFAULT_ENCODER):
+        with pytest.raises(ValueError, match="stopped"):
+            load_pipeline(encoder=encoder, device="cpu")
+    assert asked == [MPNET_MAPPER, (MPNET_ENCODER, "cpu"), DEFAULT_MAPPER, (DEFAULT_ENCODER, "cpu")]
+
+
+def test_a_configured_mapper_is_the_one_loaded(asked):
+    with pytest.raises(ValueError, match="stopped"):
+        load_pipeline("someone/their-mapper", device="cuda")
+    assert asked == ["someone/their-mapper", (DEFAULT_ENCODER, "cuda")]  # an unreachable one: the fallback's encoder
+
+
+def test_an_encoder_with_no_published_mapper_needs_one_named(asked, tmp_path):
+    with pytest.raises(ValueError, match=f"no published mapper for encoder '{tmp_path}' .*; name a mapper for it"):
+        load_pipeline(encoder=str(tmp_path), device="cuda")
+    assert asked == []
