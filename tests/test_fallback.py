@@ -139,7 +139,7 @@ def asked(monkeypatch) -> list:
 
 @pytest.mark.parametrize("device", ["cpu", "cuda"])
 def test_with_nothing_configured_it_is_all_minilm_on_a_cpu_and_on_a_gpu(asked, monkeypatch, device):
-    monkeypatch.setattr(fallback, "default_device", lambda: device)
+    monkeypatch.setattr(fallback.devices, "default_device", lambda: device)
     with pytest.raises(ValueError, match="stopped"):
         load_pipeline()
     assert asked == [DEFAULT_MAPPER, (DEFAULT_ENCODER, device)]
