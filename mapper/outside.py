@@ -109,10 +109,10 @@ def outside_words() -> tuple[tuple[str, object, tuple[tuple[int, float], ...]], 
     by_kind: dict[str, list[tuple[float, str, object]]] = defaultdict(list)
     for name in sorted(wn.all_lemma_names("n")):
         word = lemma_text(name)
-        if word in inside or not word.isalpha() or not mostly_a_noun(word):  # one word: wordfreq scores a phrase
-            continue  # by its words' frequencies
+        if word in inside or not word.isalpha():  # one word: wordfreq scores a phrase by its words' frequencies
+            continue
         frequency = zipf_frequency(word, "en")
-        if frequency < MIN_ZIPF_FREQUENCY:
+        if frequency < MIN_ZIPF_FREQUENCY or not mostly_a_noun(word):  # the cheap test first
             continue
         # senses, most frequent first, where it is written in lower case: "mars" is a name, "Mars" a planet
         senses = [s for s in wn.synsets(name, "n") if name in s.lemma_names()]

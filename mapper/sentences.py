@@ -391,7 +391,8 @@ def generate_sentences(seed: int = 0, classes: list[int] | None = None) -> list[
     rng = random.Random(seed)
     held_gloss = heldout_gloss_classes(seed)
     info = imagenet_classes()
-    from mapper.outside import OTHER_KINDS, PLACE_KINDS, commonest, kind, outside_words  # it reads this module's WordNet knowledge
+    # imported here: mapper.outside reads this module's WordNet knowledge
+    from mapper.outside import OTHER_KINDS, PLACE_KINDS, commonest, kind, outside_words
 
     # A subset build takes the same share of the outside words as of the classes, the commonest of each
     # kind; scenes draw from them all.
