@@ -48,7 +48,7 @@ from mapper.fallback import Recipe, fallback_mapper
 from mapper.gan import CONFIG_NAME, WEIGHTS_NAME, Generator, to_pil
 from mapper.models import Mapper, blend
 from mapper.pipeline import DEFAULT_BLEND, DEFAULT_TRUNCATION, ENCODER_THREADS, TextToImagePipeline
-from mapper.testing import DEEP128_CONFIG, free_port, save_random_biggan
+from mapper.testing import DEEP_CONFIGS, free_port, save_random_biggan
 
 ROOT = Path(__file__).resolve().parents[1]
 REAL_EMBEDDINGS = ROOT.parent / "shared" / "assets" / "biggan" / "class_embeddings_deep128_normalized.npy"
@@ -95,16 +95,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 # --- models --------------------------------------------------------------------------------------------------
 
 
-def biggan_folder(workdir: Path, class_embeddings: Path | None) -> Path:
-    """biggan-deep-128 files with random weights, written once (staged, so a killed run leaves no half file)."""
-    folder = workdir / ("biggan-deep-128-random" + ("-real-z" if class_embeddings else ""))
+def biggan_folder(workdir: Path, class_embeddings: Path | None, size: int = 128) -> Path:
+    """biggan-deep-`size` files with random weights (128 with the real class embeddings when given), written once,
+    staged so that a killed run leaves no half file."""
+    real_z = size == 128 and class_embeddings is not None
+    folder = workdir / f"biggan-deep-{size}-random{'-real-z' if real_z else ''}"
     if (folder / CONFIG_NAME).is_file() and (folder / WEIGHTS_NAME).is_file():
         return folder
-    z = load_class_embeddings(class_embeddings) if class_embeddings else None
+    z = load_class_embeddings(class_embeddings) if real_z else None
     workdir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=workdir) as staging:
         shutil.rmtree(folder, ignore_errors=True)
-        save_random_biggan(Path(staging) / "biggan", DEEP128_CONFIG, class_embeddings=z).rename(folder)
+        save_random_biggan(Path(staging) / "biggan", DEEP_CONFIGS[size], seed=size, class_embeddings=z).rename(folder)
     return folder
 
 

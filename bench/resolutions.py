@@ -21,23 +21,21 @@ import resource
 import shlex
 import statistics
 import sys
-import tempfile
 import time
 from datetime import date
 from pathlib import Path
 
 import torch
 
-from bench.latency import BENCH_CLASSES, add_model_arguments
+from bench.latency import BENCH_CLASSES, add_model_arguments, biggan_folder
 from mapper.biggans import BigGANs
-from mapper.dataset import load_class_embeddings
 from mapper.encoder import TextEncoder
 from mapper.fallback import Recipe, fallback_mapper
-from mapper.gan import CONFIG_NAME, WEIGHTS_NAME, Generator
+from mapper.gan import Generator
 from mapper.models import Mapper
 from mapper.morph import DEFAULT_FRAMES, morph_frames, to_webp
 from mapper.pipeline import TextToImagePipeline
-from mapper.testing import DEEP_CONFIGS, save_random_biggan
+from mapper.testing import DEEP_CONFIGS
 
 TEXTS = ["a tabby cat", "a red sports car", "an old castle", "a bowl of strawberries", "a lighthouse", "a taxi"]
 
@@ -50,20 +48,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "a machine where other jobs hold a core, which otherwise stalls every parallel step")
     parser.add_argument("--json", type=Path, help="also write the figures, and the command, to this file")
     return parser.parse_args(argv)
-
-
-def biggan_folder(workdir: Path, size: int, class_embeddings: Path | None) -> Path:
-    """biggan-deep-`size` files with random weights (128 with the real class embeddings when given), written
-    once, staged so that a killed run leaves no half file."""
-    real_z = size == 128 and class_embeddings is not None
-    folder = workdir / f"biggan-deep-{size}-random{'-real-z' if real_z else ''}"
-    if (folder / CONFIG_NAME).is_file() and (folder / WEIGHTS_NAME).is_file():
-        return folder
-    workdir.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=workdir) as staging:
-        z = load_class_embeddings(class_embeddings) if real_z else None
-        save_random_biggan(Path(staging) / "biggan", DEEP_CONFIGS[size], seed=size, class_embeddings=z).rename(folder)
-    return folder
 
 
 def rss_mb() -> float:
@@ -79,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    folders = {size: biggan_folder(args.workdir, size, args.class_embeddings) for size in sorted(DEEP_CONFIGS)}
+    folders = {size: biggan_folder(args.workdir, args.class_embeddings, size) for size in sorted(DEEP_CONFIGS)}
     encoder = TextEncoder.from_pretrained(args.encoder)
     start = time.perf_counter()
     default = Generator.from_pretrained(folders[128], "cpu")
