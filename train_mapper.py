@@ -8,7 +8,6 @@ import logging
 import sys
 from pathlib import Path
 
-from mapper.card import model_card
 from mapper.dataset import load_dataset
 from mapper.encoder import TextEncoder
 from mapper.evaluate import accuracy, map_texts, read_jsonl
@@ -79,10 +78,10 @@ def main(argv: list[str] | None = None) -> int:
                 _, top = top_classes(map_texts(encoder, result.mapper, texts), dataset.class_embeddings, k=5)
                 metrics[name] = accuracy(top, labels)
         train_info = {"seconds": result.seconds, "best_epoch": result.best_epoch, "epochs_run": result.epochs_run}
-        result.mapper.save_pretrained(args.out)
+        card = {"repo_id": args.push_to_hub or str(args.out), "metrics": metrics, "manifest": dataset.manifest,
+                "train_info": train_info}
+        result.mapper.save_pretrained(args.out, model_card_kwargs=card)
         (args.out / "metrics.json").write_text(json.dumps({"metrics": metrics, **train_info, "history": result.history}, indent=2))
-        repo = args.push_to_hub or str(args.out)
-        (args.out / "README.md").write_text(model_card(result.mapper, repo, metrics, dataset.manifest, train_info))
         print(json.dumps({"arch": args.arch, "seconds": round(result.seconds, 1), **metrics}))
         if args.push_to_hub:
             print(f"pushed: {push(args.out, args.push_to_hub, args.private)}")

@@ -28,7 +28,7 @@ def test_unreachable_mapper_is_trained_once_cached_and_reused(parts, tmp_path, c
     first = load_pipeline(NOT_PUSHED, **parts, recipe=recipe, cache=tmp_path)
 
     assert first.mapper == NOT_PUSHED and first.fallback.parent == tmp_path / "mappers"
-    assert sorted(p.name for p in first.fallback.iterdir()) == ["config.json", RECORD_NAME, "model.safetensors"]
+    assert sorted(p.name for p in first.fallback.iterdir()) == ["README.md", "config.json", RECORD_NAME, "model.safetensors"]
     record = json.loads((first.fallback / RECORD_NAME).read_text())
     assert record["classes"] == FEW_CLASSES and record["metrics"]["heldout_template"]["top1"] >= 0.5
     log = caplog.text
