@@ -76,7 +76,8 @@ Architecture `{mapper.config.arch}`, {mapper.num_parameters():,} parameters{memo
 
 
 def training_data(manifest: dict, dataset: str | None) -> str:
-    where = f" (the dataset [`{dataset}`](https://huggingface.co/datasets/{dataset}))" if dataset and is_hub_id(dataset) else ""
+    linked = dataset and is_hub_id(dataset)
+    where = f" (the dataset [`{dataset}`](https://huggingface.co/datasets/{dataset}))" if linked else ""
     return f"""
 ## Training data
 {manifest['sentences']:,} sentences generated from WordNet for all {manifest['classes_covered']} ImageNet

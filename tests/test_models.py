@@ -264,7 +264,8 @@ def test_a_folder_saved_by_the_code_before_the_mixin_loads_with_identical_output
     for p in mapper.parameters():
         torch.nn.init.normal_(p, std=0.1)
     mapper.config.memory_threshold = -1.0  # a memory that speaks for every text
-    mapper.memory.store(torch.randn(4, 16), torch.tensor([0, 1, 1, 0]), torch.rand(2, 1000).softmax(-1), torch.zeros(4).bool())
+    rows, distributions = torch.tensor([0, 1, 1, 0]), torch.rand(2, 1000).softmax(-1)
+    mapper.memory.store(torch.randn(4, 16), rows, distributions, torch.zeros(4).bool())
     config = {k: v for k, v in asdict(mapper.config).items() if k not in ("target", "outside", "outside_dim")}
     (tmp_path / "config.json").write_text(json.dumps(config, indent=2) + "\n")
     state = {k: v.contiguous() for k, v in mapper.state_dict().items() if k != "memory.outside"}
