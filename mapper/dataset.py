@@ -6,6 +6,7 @@ Layout of a dataset folder, all open formats:
                         back to back; offsets (n_sentences + 1,) int64: sentence i owns tokens[offsets[i]:
                         offsets[i+1]]; class_embeddings (1000, 128) float32: Z
   manifest.json         encoder, GAN or embedding file, checksums, counts, splits; written last
+  hf_dataset/           build_dataset.py's: the sentences alone, as a `datasets` dataset (mapper/hub_dataset.py)
 Per-token states, not pooled ones, because the attention-pooling mappers learn where to look.
 """
 from __future__ import annotations
@@ -106,7 +107,7 @@ def summarise(sentences: list[Sentence]) -> dict:
         "per_class": {"min": min(per_class), "median": statistics.median(per_class), "max": max(per_class)},
         "splits": dict(Counter(s.split for s in sentences)),
         "sources": dict(Counter(s.source for s in sentences)),
-        "heldout_templates": sorted({s.template for s in sentences if s.split == "heldout_template"}),
+        "heldout_templates": sorted({s.template for s in sentences if s.split == "heldout_template" and s.template}),
     }
 
 
@@ -145,8 +146,10 @@ def build_dataset(
     class_embeddings: torch.Tensor,
     gan: str,
     sentences: list[Sentence],
-    seed: int,
+    seed: int | None,
 ) -> Path:
+    """Encode `sentences` and write the folder; `seed`: the one they were generated with (None: not known, as for
+    sentences read from a published dataset)."""
     start = time.perf_counter()
     tokens, offsets = encode_sentences(encoder, [s.text for s in sentences])
     manifest = {

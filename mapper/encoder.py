@@ -39,16 +39,18 @@ class TextEncoder:
         self.max_length = min(limits)
 
     @classmethod
-    def from_pretrained(cls, name_or_path: str = DEFAULT_ENCODER, device: str | None = None) -> TextEncoder:
-        """Load a Hub id or a folder; a folder that lacks its weights or tokenizer, or holds unreadable ones,
-        is refused with one line saying so."""
+    def from_pretrained(
+        cls, name_or_path: str = DEFAULT_ENCODER, device: str | None = None, revision: str | None = None
+    ) -> TextEncoder:
+        """Load a Hub id (at `revision`: a branch, tag or commit; default main) or a folder; a folder that lacks its
+        weights or tokenizer, or holds unreadable ones, is refused with one line saying so."""
         name_or_path = str(name_or_path)
         folder = Path(name_or_path).expanduser()
         if looks_like_path(name_or_path) and not folder.is_dir():
             raise FileNotFoundError(f"encoder folder not found: {name_or_path}")
         try:
-            model = AutoModel.from_pretrained(name_or_path)
-            tokenizer = AutoTokenizer.from_pretrained(name_or_path)
+            model = AutoModel.from_pretrained(name_or_path, revision=revision)
+            tokenizer = AutoTokenizer.from_pretrained(name_or_path, revision=revision)
         except (OSError, ValueError, SafetensorError) as err:
             if not folder.is_dir():
                 raise ValueError(

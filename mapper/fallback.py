@@ -24,9 +24,10 @@ from mapper.biggans import BigGANs, biggan_names
 from mapper.dataset import build_dataset, load_dataset
 from mapper.encoder import DEFAULT_ENCODER, TextEncoder
 from mapper.fingerprint import tensor_sha256
-from mapper.gan import DEFAULT_BIGGAN, Generator
+from mapper.gan import DEFAULT_BIGGAN, HUB_REPOS, Generator
 from mapper.models import Mapper
 from mapper.pipeline import TextToImagePipeline
+from mapper.revisions import Revisions
 from mapper.sentences import HELDOUT_TEMPLATE, SENTENCES_VERSION, generate_sentences
 from mapper.training import TrainConfig, TrainResult, train
 
@@ -78,16 +79,18 @@ def load_pipeline(
     device: str | None = None,
     recipe: Recipe | None = None,
     cache: Path | None = None,
+    revisions: Revisions = Revisions(),
 ) -> LoadedPipeline:
     """The pipeline for `mapper` (Hub id or folder; None: default_mapper's). A mapper folder that is not there
     is an error; a Hub mapper that cannot be downloaded is replaced by a fallback trained for this encoder and
     the first BigGAN.
     `biggan`: one or more names or folders (a list, or joined by commas); the first is loaded now and is the
-    default, the others when first asked for (all now on a ZeroGPU Space, where only start-up reaches "cuda")."""
+    default, the others when first asked for (all now on a ZeroGPU Space, where only start-up reaches "cuda").
+    `revisions`: the commit of each Hub repo to load (default: main)."""
     if mapper is None:
         mapper, encoder = default_mapper(encoder)
     try:
-        trained: Mapper | None = Mapper.from_pretrained(mapper)
+        trained: Mapper | None = Mapper.from_pretrained(mapper, revision=revisions.of("mapper", mapper))
     except FileNotFoundError:
         raise  # a local folder that is missing or incomplete: a mistake to report, not to paper over
     except OSError as err:
@@ -96,8 +99,12 @@ def load_pipeline(
     device = device or devices.default_device()
     encoder = encoder or (trained.config.encoder if trained else DEFAULT_ENCODER)
     first, *others = biggan_names(biggan)
-    text_encoder = TextEncoder.from_pretrained(encoder, device)
-    biggans = BigGANs(Generator.from_pretrained(first, device), others)
+    text_encoder = TextEncoder.from_pretrained(encoder, device, revisions.of("encoder", encoder))
+
+    def load_biggan(name: str) -> Generator:
+        return Generator.from_pretrained(name, device, revision=revisions.of("biggan", HUB_REPOS.get(name, name)))
+
+    biggans = BigGANs(load_biggan(first), others, load_biggan)
     folder = None
     if trained is None:
         trained, folder = fallback_mapper(text_encoder, biggans.default, recipe or Recipe(), cache or cache_home())

@@ -60,18 +60,21 @@ def snap_truncation(truncation: float, n_stats: int = 51) -> float:
     return max(1, round(truncation * intervals)) / intervals
 
 
-def resolve_biggan(name_or_path: str | Path) -> Path:
-    """A local folder holding config.json + pytorch_model.bin, downloading a named model if needed."""
+def resolve_biggan(name_or_path: str | Path, revision: str | None = None) -> Path:
+    """A local folder holding config.json + pytorch_model.bin, downloading a named model (at `revision` of its Hub
+    repo: a branch, tag or commit; default main) if needed."""
     name = str(name_or_path)
     folder = Path(name).expanduser()
     if name in HUB_REPOS and not folder.is_dir():
         from huggingface_hub import snapshot_download
 
         try:
-            return Path(snapshot_download(HUB_REPOS[name], allow_patterns=[CONFIG_NAME, WEIGHTS_NAME]))
+            files = [CONFIG_NAME, WEIGHTS_NAME]
+            return Path(snapshot_download(HUB_REPOS[name], allow_patterns=files, revision=revision))
         except Exception as err:  # noqa: BLE001 - every Hub failure gets the same advice
+            at = f" at revision {revision!r}" if revision else ""
             raise OSError(
-                f"could not download {name} from the Hub repo {HUB_REPOS[name]} "
+                f"could not download {name} from the Hub repo {HUB_REPOS[name]}{at} "
                 f"({err.__class__.__name__}); pass a local folder with {CONFIG_NAME} and {WEIGHTS_NAME}"
             ) from None
     if not folder.is_dir():
@@ -142,14 +145,16 @@ class Generator:
 
     @classmethod
     def from_pretrained(
-        cls, name_or_path: str | Path = DEFAULT_BIGGAN, device: str | None = None, optimize: bool = True
+        cls, name_or_path: str | Path = DEFAULT_BIGGAN, device: str | None = None, optimize: bool = True,
+        revision: str | None = None,
     ) -> Generator:
-        """Load by name or folder, onto `device` (default: cuda when available, else cpu).
+        """Load by name (at `revision` of its Hub repo) or folder, onto `device` (default: cuda when available,
+        else cpu).
 
         Weights stay fp32 on a GPU too: a forward takes milliseconds there, and half precision
         would give up the outputs' agreement with the reference model.
         """
-        model = load_biggan(resolve_biggan(name_or_path))
+        model = load_biggan(resolve_biggan(name_or_path, revision))
         device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         return cls(model.to(device), str(name_or_path), optimize)
 

@@ -19,6 +19,10 @@ features are close to one, the class distribution of its nearest examples is mix
 Classifiers trained with outside words (mapper/outside.py) also say how likely the text is to name nothing
 among the 1000 classes (OutsideHead), and what stands in for it then (a second cosine head): the readout is
 P(inside) P(class | inside) + P(outside) P(class | outside). Every pooling says how much each token weighed.
+
+A Mapper is a huggingface_hub PyTorchModelHubMixin: save_pretrained / push_to_hub write config.json,
+model.safetensors and the model card (mapper/card.py); from_pretrained reads them back from a folder or a Hub repo
+at a given revision, safetensors only.
 """
 from __future__ import annotations
 
@@ -28,13 +32,15 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from huggingface_hub import ModelCard, PyTorchModelHubMixin
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from mapper import card
 from mapper.fingerprint import tensor_sha256
 
-CONFIG_NAME, WEIGHTS_NAME = "config.json", "model.safetensors"
+CONFIG_NAME, WEIGHTS_NAME, CARD_NAME = "config.json", "model.safetensors", "README.md"
 ARCHITECTURES = {  # name -> (pooling, head)
     "linear": ("mean", "linear"),
     "mlp": ("mean", "mlp"),
@@ -308,7 +314,7 @@ def mlp(d_in: int, d_hidden: int, d_out: int, dropout: float) -> nn.Sequential:
     return nn.Sequential(nn.Linear(d_in, d_hidden), nn.GELU(), nn.Dropout(dropout), nn.Linear(d_hidden, d_out))
 
 
-class Mapper(nn.Module):
+class Mapper(nn.Module, PyTorchModelHubMixin, library_name="pytorch", tags=["text-to-image", "biggan", "text2biggan"]):
     def __init__(self, config: MapperConfig, class_embeddings: torch.Tensor):
         super().__init__()
         self.config = config
@@ -382,20 +388,49 @@ class Mapper(nn.Module):
             return self.class_probabilities(hidden_states, attention_mask) @ self.class_embeddings
         return self.head(self.features(hidden_states, attention_mask))
 
-    # --- persistence ------------------------------------------------------------------------------
+    # --- persistence: the mixin's save_pretrained and push_to_hub call these ----------------------------
 
-    def save_pretrained(self, folder: str | Path) -> Path:
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / CONFIG_NAME).write_text(json.dumps(asdict(self.config), indent=2) + "\n")
-        state = {k: (v.half() if k in HALF_PRECISION else v).contiguous() for k, v in self.state_dict().items()}
-        save_file(state, folder / WEIGHTS_NAME, metadata={"format": "pt"})
+    def save_pretrained(self, save_directory: str | Path, **mixin_kwargs) -> Path:
+        """The mixin's (config.json, model.safetensors, README.md; `model_card_kwargs` are card.model_card's),
+        returning the folder; `push_to_hub(repo_id, ...)` uploads the same files. A card left by an earlier save
+        is replaced: it described other weights."""
+        folder = Path(save_directory)
+        (folder / CARD_NAME).unlink(missing_ok=True)
+        super().save_pretrained(folder, **mixin_kwargs)
         return folder
 
+    def _save_pretrained(self, save_directory: Path) -> None:
+        """The files as they always were: the config as JSON, the weights as safetensors (memory keys in float16)."""
+        (save_directory / CONFIG_NAME).write_text(json.dumps(asdict(self.config), indent=2) + "\n")
+        state = {k: (v.half() if k in HALF_PRECISION else v).contiguous() for k, v in self.state_dict().items()}
+        save_file(state, save_directory / WEIGHTS_NAME, metadata={"format": "pt"})
+
+    def generate_model_card(self, **card_kwargs) -> ModelCard:
+        return card.generate(self, **card_kwargs)
+
     @classmethod
-    def from_pretrained(cls, folder_or_repo: str | Path) -> Mapper:
-        """Load from a folder or a Hub repo: JSON config + safetensors, never pickle or remote code."""
-        config_path, weights_path = resolve_files(str(folder_or_repo))
+    def from_pretrained(
+        cls,
+        pretrained_model_name_or_path: str | Path,
+        *,
+        force_download: bool = False,
+        token: str | bool | None = None,
+        cache_dir: str | Path | None = None,
+        local_files_only: bool = False,
+        revision: str | None = None,
+    ) -> Mapper:
+        """Load from a folder or a Hub repo (at `revision`: a branch, tag or commit; default main): JSON config +
+        safetensors, never pickle or remote code. The mixin's own reads config.json before any check and lets a
+        Hub failure through as a traceback; this one names the file or repo that failed, in one line."""
+        return cls._from_pretrained(
+            model_id=str(pretrained_model_name_or_path), revision=revision, cache_dir=cache_dir,
+            force_download=force_download, local_files_only=local_files_only, token=token,
+        )
+
+    @classmethod
+    def _from_pretrained(cls, *, model_id: str, **hub_kwargs) -> Mapper:
+        """The mixin's hook, without its fall-back to a pickled pytorch_model.bin."""
+        config_path, weights_path = resolve_files(model_id, **hub_kwargs)
         config, state = read_config(config_path), read_weights(weights_path)
         mapper = cls(config, state["class_embeddings"])
         if mapper.is_classifier and "memory.keys" in state:  # sized by what was saved
@@ -433,7 +468,9 @@ class Mapper(nn.Module):
         return sum(p.numel() for p in self.parameters())
 
 
-def resolve_files(folder_or_repo: str) -> tuple[Path, Path]:
+def resolve_files(folder_or_repo: str, **hub_kwargs) -> tuple[Path, Path]:
+    """The config and weights of a mapper folder, or of a Hub repo downloaded with `hub_kwargs` (hf_hub_download's
+    revision, cache_dir, token, force_download, local_files_only); a repo that cannot be had is one OSError."""
     folder = Path(folder_or_repo).expanduser()
     if folder.is_dir():
         missing = [n for n in (CONFIG_NAME, WEIGHTS_NAME) if not (folder / n).is_file()]
@@ -445,10 +482,11 @@ def resolve_files(folder_or_repo: str) -> tuple[Path, Path]:
     from huggingface_hub import hf_hub_download
 
     try:
-        return tuple(Path(hf_hub_download(folder_or_repo, name)) for name in (CONFIG_NAME, WEIGHTS_NAME))
+        return tuple(Path(hf_hub_download(folder_or_repo, name, **hub_kwargs)) for name in (CONFIG_NAME, WEIGHTS_NAME))
     except Exception as err:  # noqa: BLE001 - every Hub failure gets the same advice
+        at = f" at revision {hub_kwargs['revision']!r}" if hub_kwargs.get("revision") else ""
         raise OSError(
-            f"could not load mapper {folder_or_repo!r}: not a local folder, and not downloadable from the Hub "
+            f"could not load mapper {folder_or_repo!r}{at}: not a local folder, and not downloadable from the Hub "
             f"({err.__class__.__name__})"
         ) from None
 

@@ -20,6 +20,7 @@ from mapper.biggans import DEFAULT_BIGGANS
 from mapper.demo import build_demo, description, launch, make_generate
 from mapper.device import on_gpu
 from mapper.fallback import DEFAULT_MAPPER, LoadedPipeline
+from mapper.revisions import Revisions, read_pins
 from mapper.fingerprint import tensor_sha256
 from mapper.gan import Generator
 from mapper.models import Mapper, MapperConfig
@@ -323,7 +324,8 @@ def test_help_names_every_flag_and_its_variable(capsys):
     assert exit_.value.code == 0
     out = capsys.readouterr().out
     for word in ("--mapper", "MAPPER", "--biggan", "BIGGAN", "--encoder", "ENCODER", "GRADIO_SERVER_NAME",
-                 "GRADIO_SERVER_PORT"):
+                 "GRADIO_SERVER_PORT", "--mapper-revision", "MAPPER_REVISION", "--encoder-revision", "ENCODER_REVISION",
+                 "--biggan-revision", "BIGGAN_REVISION", "revisions.json"):
         assert word in out
 
 
@@ -353,6 +355,28 @@ def test_defaults_and_environment(monkeypatch):
     monkeypatch.setenv("GRADIO_SERVER_PORT", "8080")
     args = app.parse_args(["--biggan", "biggan-deep-256"])
     assert (args.mapper, args.biggan, args.port) == ("./mine", "biggan-deep-256", 8080)
+
+
+def test_revisions_default_to_the_pins_and_a_flag_or_variable_overrides(monkeypatch):
+    import app
+
+    for part in ("MAPPER", "ENCODER", "BIGGAN"):
+        monkeypatch.delenv(f"{part}_REVISION", raising=False)
+    seen = {}
+
+    def load_pipeline(*args, revisions):
+        seen["r"] = revisions
+        raise SystemExit(0)  # stopped before loading anything
+
+    monkeypatch.setattr(app, "load_pipeline", load_pipeline)
+    with pytest.raises(SystemExit):
+        app.main([])
+    assert seen["r"] == Revisions(read_pins()) and seen["r"].of("mapper", DEFAULT_MAPPER) == read_pins()[DEFAULT_MAPPER]
+    monkeypatch.setenv("MAPPER_REVISION", "abc123")
+    monkeypatch.setenv("BIGGAN_REVISION", "v2")
+    with pytest.raises(SystemExit):
+        app.main(["--encoder-revision", "e1"])
+    assert seen["r"] == Revisions(read_pins(), "abc123", "e1", "v2")
 
 
 def test_generation_runs_under_spaces_gpu_only_where_spaces_exists(monkeypatch):

@@ -71,3 +71,25 @@ def test_bfloat16_packing_stays_close_but_not_equal(minilm, minilm_path):
 def test_bfloat16_packing_is_refused_where_the_cpu_lacks_it(minilm_path):
     with pytest.raises(RuntimeError, match="no oneDNN bfloat16 matmul"):
         pack_linears(AutoModel.from_pretrained(minilm_path), torch.bfloat16)
+
+
+def test_the_revision_given_reaches_transformers(minilm_path, monkeypatch):
+    """Both the weights and the tokenizer are asked for at that revision of the Hub repo."""
+    from mapper import encoder
+
+    asked = []
+
+    def recording(loader):
+        load = loader.from_pretrained
+
+        def from_pretrained(name, revision=None):
+            asked.append((loader.__name__, name, revision))
+            return load(minilm_path)
+
+        return from_pretrained
+
+    for loader in (encoder.AutoModel, encoder.AutoTokenizer):
+        monkeypatch.setattr(loader, "from_pretrained", recording(loader))
+    TextEncoder.from_pretrained("sentence-transformers/all-MiniLM-L6-v2", revision="0123abc")
+    repo = "sentence-transformers/all-MiniLM-L6-v2"
+    assert asked == [("AutoModel", repo, "0123abc"), ("AutoTokenizer", repo, "0123abc")]

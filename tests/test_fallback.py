@@ -9,6 +9,7 @@ from mapper import fallback
 from mapper.encoder import DEFAULT_ENCODER
 from mapper.fallback import DEFAULT_MAPPER, MPNET_ENCODER, RECORD_NAME, Recipe, cache_home, load_pipeline
 from mapper.models import DEFAULT_ARCH
+from mapper.revisions import Revisions
 from mapper.training import TrainConfig
 
 # A few classes keep the real build and training to seconds; the app's default recipe takes all 1000.
@@ -28,7 +29,7 @@ def test_unreachable_mapper_is_trained_once_cached_and_reused(parts, tmp_path, c
     first = load_pipeline(NOT_PUSHED, **parts, recipe=recipe, cache=tmp_path)
 
     assert first.mapper == NOT_PUSHED and first.fallback.parent == tmp_path / "mappers"
-    assert sorted(p.name for p in first.fallback.iterdir()) == ["config.json", RECORD_NAME, "model.safetensors"]
+    assert sorted(p.name for p in first.fallback.iterdir()) == ["README.md", "config.json", RECORD_NAME, "model.safetensors"]
     record = json.loads((first.fallback / RECORD_NAME).read_text())
     assert record["classes"] == FEW_CLASSES and record["metrics"]["heldout_template"]["top1"] >= 0.5
     log = caplog.text
@@ -124,12 +125,12 @@ def asked(monkeypatch) -> list:
     """What load_pipeline asks for: the mapper it tries, then the encoder and device, where it is stopped."""
     calls: list = []
 
-    def mapper_not_pushed(name):
-        calls.append(name)
+    def mapper_not_pushed(name, revision=None):
+        calls.append(name if revision is None else (name, revision))
         raise OSError(f"could not load mapper {name}")
 
-    def stop(name, device):
-        calls.append((name, device))
+    def stop(name, device, revision=None):
+        calls.append((name, device) if revision is None else (name, device, revision))
         raise ValueError("stopped before loading any encoder")
 
     monkeypatch.setattr(fallback.Mapper, "from_pretrained", mapper_not_pushed)
@@ -156,6 +157,41 @@ def test_a_configured_mapper_is_the_one_loaded(asked):
     with pytest.raises(ValueError, match="stopped"):
         load_pipeline("someone/their-mapper", device="cuda")
     assert asked == ["someone/their-mapper", (DEFAULT_ENCODER, "cuda")]  # an unreachable one: the fallback's encoder
+
+
+def test_each_hub_repo_is_asked_for_at_its_pin_or_the_override(asked):
+    pins = Revisions({DEFAULT_MAPPER: "m1", DEFAULT_ENCODER: "e1", "someone/their-mapper": "t1"})
+    for revisions in (pins, Revisions(pins.pins, mapper="m2", encoder="e2")):
+        with pytest.raises(ValueError, match="stopped"):
+            load_pipeline(device="cpu", revisions=revisions)
+    with pytest.raises(ValueError, match="stopped"):
+        load_pipeline("someone/their-mapper", device="cpu", revisions=pins)
+    assert asked == [
+        (DEFAULT_MAPPER, "m1"), (DEFAULT_ENCODER, "cpu", "e1"),
+        (DEFAULT_MAPPER, "m2"), (DEFAULT_ENCODER, "cpu", "e2"),
+        ("someone/their-mapper", "t1"), (DEFAULT_ENCODER, "cpu", "e1"),
+    ]
+
+
+def test_each_biggan_from_the_hub_loads_at_its_pin(parts, tiny_biggan_dir, small_mapper_dir, monkeypatch):
+    """The first BigGAN at start, another on first use, each at its own repo's pin; BIGGAN_REVISION overrides all."""
+    import huggingface_hub
+
+    asked = []
+
+    def snapshot_download(repo_id, allow_patterns, revision):
+        asked.append((repo_id, revision))
+        return str(tiny_biggan_dir)  # a tiny stand-in, 32 x 32, whatever the name
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", snapshot_download)
+    pins = Revisions({"osanseviero/BigGAN-deep-128": "g128", "osanseviero/BigGAN-deep-256": "g256"})
+    for revisions, want in ((pins, ["g128", "g256"]), (Revisions(pins.pins, biggan="v2"), ["v2", "v2"])):
+        asked.clear()
+        loaded = load_pipeline(str(small_mapper_dir), "biggan-deep-128,biggan-deep-256", parts["encoder"], "cpu",
+                               revisions=revisions)
+        assert asked == [("osanseviero/BigGAN-deep-128", want[0])]
+        loaded.pipeline.generator_for(256)
+        assert asked == [("osanseviero/BigGAN-deep-128", want[0]), ("osanseviero/BigGAN-deep-256", want[1])]
 
 
 def test_an_encoder_with_no_published_mapper_needs_one_named(asked, tmp_path):

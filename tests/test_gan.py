@@ -117,3 +117,25 @@ def test_draw_with_the_seed_s_noise_is_generate(tiny_generator):
     z = vectors(tiny_generator, [1, 281])
     noise = tiny_generator.noise(2, 0.4, seed=9)
     assert torch.equal(tiny_generator.draw(noise, z, 0.4), tiny_generator.generate(z, 0.4, seed=9))
+
+
+def test_a_named_biggan_is_downloaded_at_the_revision_given(tiny_biggan_dir, monkeypatch):
+    import huggingface_hub
+
+    calls = []
+
+    def snapshot_download(repo_id, **kwargs):
+        calls.append((repo_id, kwargs))
+        return str(tiny_biggan_dir)
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", snapshot_download)
+    assert resolve_biggan("biggan-deep-256", revision="0123abc") == tiny_biggan_dir
+    assert Generator.from_pretrained("biggan-deep-128", "cpu", revision="v1").image_size == 32
+    files = ["config.json", "pytorch_model.bin"]
+    assert calls == [
+        ("osanseviero/BigGAN-deep-256", {"allow_patterns": files, "revision": "0123abc"}),
+        ("osanseviero/BigGAN-deep-128", {"allow_patterns": files, "revision": "v1"}),
+    ]
+    with pytest.raises(OSError, match="osanseviero/BigGAN-deep-128 at revision 'v2'"):
+        monkeypatch.undo()
+        resolve_biggan("biggan-deep-128", revision="v2")

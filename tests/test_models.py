@@ -1,9 +1,12 @@
+import json
+from dataclasses import asdict
+from pathlib import Path
+
 import pytest
 import torch
+from safetensors.torch import save_file
 
 from mapper.fingerprint import tensor_sha256
-import json
-
 from mapper.models import (
     ARCHITECTURES,
     TARGET_CLASSES,
@@ -50,8 +53,8 @@ def test_save_load_round_trip(arch, z, tmp_path):
         mapper.config.memory_threshold = -1.0
         rows, definitions = torch.tensor([0, 1, 0, 1, 1, 0]), torch.tensor([0, 0, 1, 0, 1, 0]).bool()
         mapper.memory.store(torch.randn(6, 16), rows, torch.rand(2, 1000).softmax(-1), definitions)
-    mapper.save_pretrained(tmp_path)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["config.json", "model.safetensors"]
+    assert mapper.save_pretrained(tmp_path) == tmp_path
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["README.md", "config.json", "model.safetensors"]
     loaded = Mapper.from_pretrained(tmp_path)
     hidden, mask = torch.randn(2, 5, 16), torch.ones(2, 5, dtype=torch.long)
     assert loaded.config == mapper.config
@@ -215,6 +218,8 @@ def test_missing_mapper_is_clear(tmp_path):
         Mapper.from_pretrained(str(tmp_path / "nope"))
     with pytest.raises(OSError, match="someone/not-pushed-yet"):
         Mapper.from_pretrained("someone/not-pushed-yet")
+    with pytest.raises(OSError, match=r"^could not load mapper 'someone/not-pushed-yet' at revision 'v1': .*\(\w+\)$"):
+        Mapper.from_pretrained("someone/not-pushed-yet", revision="v1")
     with pytest.raises(ValueError, match="unknown mapper architecture"):
         MapperConfig("transformer", 16, "e", "e", "g", "z")
 
@@ -250,3 +255,99 @@ def test_outside_mixes_the_stand_ins_in_by_its_probability(z, tmp_path):
     assert torch.allclose(mapper.read(hidden, mask).probs, (inside + standin) / 2, atol=1e-6)
     loaded = Mapper.from_pretrained(mapper.save_pretrained(tmp_path / "m"))
     assert torch.allclose(loaded.read(hidden, mask).probs, (inside + standin) / 2, atol=1e-3)  # saved in float16 parts
+
+
+def test_a_folder_saved_by_the_code_before_the_mixin_loads_with_identical_outputs(z, tmp_path):
+    """Written by hand as the hand-written save_pretrained wrote it: its config (before `target` and the outside
+    head existed) and safetensors with its keys, memory keys in float16, no card."""
+    mapper = make("windowed", z)
+    for p in mapper.parameters():
+        torch.nn.init.normal_(p, std=0.1)
+    mapper.config.memory_threshold = -1.0  # a memory that speaks for every text
+    rows, distributions = torch.tensor([0, 1, 1, 0]), torch.rand(2, 1000).softmax(-1)
+    mapper.memory.store(torch.randn(4, 16), rows, distributions, torch.zeros(4).bool())
+    config = {k: v for k, v in asdict(mapper.config).items() if k not in ("target", "outside", "outside_dim")}
+    (tmp_path / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+    state = {k: v.contiguous() for k, v in mapper.state_dict().items() if k != "memory.outside"}
+    state["memory.keys"] = state["memory.keys"].half()
+    save_file(state, tmp_path / "model.safetensors", metadata={"format": "pt"})
+    loaded = Mapper.from_pretrained(tmp_path)
+    hidden, mask = torch.randn(3, 6, 16), torch.ones(3, 6, dtype=torch.long)
+    assert loaded.config == mapper.config and torch.equal(loaded(hidden, mask), mapper(hidden, mask))
+    assert not loaded.memory.outside.any() and not loaded.has_outside
+
+
+def test_a_hub_mapper_is_downloaded_at_the_revision_cache_and_token_given(z, tmp_path, monkeypatch):
+    import huggingface_hub
+
+    mapper = make("windowed", z)
+    folder = mapper.save_pretrained(tmp_path / "saved")
+    calls = []
+
+    def hf_hub_download(repo_id, filename, **kwargs):
+        calls.append((repo_id, filename, kwargs))
+        return str(folder / filename)
+
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", hf_hub_download)
+    loaded = Mapper.from_pretrained("me/mapper", revision="0123abc", cache_dir=tmp_path / "cache", token="hf_x")
+    hub = {"revision": "0123abc", "cache_dir": tmp_path / "cache", "token": "hf_x", "force_download": False,
+           "local_files_only": False}
+    assert calls == [("me/mapper", "config.json", hub), ("me/mapper", "model.safetensors", hub)]
+    hidden, mask = torch.randn(2, 5, 16), torch.ones(2, 5, dtype=torch.long)
+    assert torch.equal(loaded(hidden, mask), mapper(hidden, mask))
+    calls.clear()
+    Mapper.from_pretrained("me/mapper")
+    assert [c[2]["revision"] for c in calls] == [None, None]  # no pin: the Hub's main
+
+
+def test_a_hub_repo_with_only_a_pickle_is_refused(z, tmp_path, monkeypatch):
+    """The mixin's own loader falls back to pytorch_model.bin; this one asks for model.safetensors and nothing else."""
+    import huggingface_hub
+    from huggingface_hub.errors import EntryNotFoundError
+
+    folder = make("windowed", z).save_pretrained(tmp_path / "saved")
+    asked = []
+
+    def hf_hub_download(repo_id, filename, **kwargs):
+        asked.append(filename)
+        if filename == "model.safetensors":
+            raise EntryNotFoundError("only pytorch_model.bin here")
+        return str(folder / filename)
+
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", hf_hub_download)
+    with pytest.raises(OSError, match=r"could not load mapper 'me/mapper'.*\(EntryNotFoundError\)"):
+        Mapper.from_pretrained("me/mapper")
+    assert asked == ["config.json", "model.safetensors"]
+
+
+def test_push_to_hub_uploads_config_weights_and_the_generated_card(z, tmp_path, monkeypatch):
+    from huggingface_hub import ModelCard, hub_mixin
+
+    uploaded = {}
+
+    class FakeApi:
+        def __init__(self, token=None):
+            uploaded["token"] = token
+
+        def create_repo(self, repo_id, private=None, exist_ok=False):
+            return type("Repo", (), {"repo_id": repo_id})()
+
+        def upload_folder(self, repo_id, folder_path, revision=None, **kwargs):
+            uploaded.update(repo=repo_id, branch=revision, files=sorted(p.name for p in Path(folder_path).iterdir()))
+            uploaded["card"] = ModelCard.load(Path(folder_path) / "README.md")
+            uploaded["loaded"] = Mapper.from_pretrained(folder_path)
+            return f"https://huggingface.co/{repo_id}/commit/1"
+
+    monkeypatch.setattr(hub_mixin, "HfApi", FakeApi)
+    mapper = make("windowed", z)
+    url = mapper.push_to_hub("me/mapper", token="hf_x", branch="candidate",
+                             model_card_kwargs={"repo_id": "me/mapper", "dataset": "me/seed-dictionary"})
+    assert url == "https://huggingface.co/me/mapper/commit/1" and uploaded["token"] == "hf_x"
+    assert (uploaded["repo"], uploaded["branch"]) == ("me/mapper", "candidate")
+    assert uploaded["files"] == ["README.md", "config.json", "model.safetensors"]
+    data = uploaded["card"].data
+    assert data.library_name == "pytorch" and data.datasets == ["me/seed-dictionary"]
+    assert {"text2biggan", "pytorch_model_hub_mixin"} <= set(data.tags)
+    assert 'from_pretrained("me/mapper")' in uploaded["card"].text
+    hidden, mask = torch.randn(2, 5, 16), torch.ones(2, 5, dtype=torch.long)
+    assert torch.equal(uploaded["loaded"](hidden, mask), mapper(hidden, mask))
