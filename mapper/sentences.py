@@ -40,7 +40,7 @@ SPLITS = (TRAIN, HELDOUT_TEMPLATE, HELDOUT_GLOSS, HELDOUT_OUTSIDE)
 # What generate_sentences writes, as a number: a cached fallback mapper trained on other sentences is stale.
 # 2: outside words and people doing things with the classes. 3: only outside words used mostly as
 # nouns. 4: outside places in scenes.
-SENTENCES_VERSION = 4
+SENTENCES_VERSION = 5
 
 # {a}: "a tabby cat"  {the}: "the tabby cat"  {n}: "tabby cat"  {p}: "tabby cats"
 # {other}: another object with its article  {place}: a place  {hyper}: a hypernym with its article
@@ -145,6 +145,9 @@ HELDOUT_TEMPLATES = frozenset({
 })
 HELDOUT_GLOSS_FRACTION = 0.1
 HELDOUT_OUTSIDE_FRACTION = 0.1
+# The commonest fifth of each kind's outside words are always taught: they are what visitors type first ("a
+# woman", "a tree", "the moon"), and a shipped mapper must know them. The held-out words come from the rest.
+ALWAYS_TAUGHT_SHARE = 0.2
 OUTSIDE_NAMES, OUTSIDE_SCENES = 2, 1  # sentences per outside word: there are five times as many words as classes
 PEOPLE_PER_CLASS = 2
 OUTSIDE_OTHER_STRIDE = 8  # every 8th outside thing is another object in scenes: about as many as everyday words
@@ -398,8 +401,11 @@ def generate_sentences(seed: int = 0, classes: list[int] | None = None) -> list[
     # kind; scenes draw from them all.
     every_outside = outside_words()
     outside = commonest(every_outside, len(classes) / NUM_CLASSES)
+    taught = {wnid_of(x) for _, x, _ in commonest(outside, ALWAYS_TAUGHT_SHARE)}
     outside_wnids = sorted({wnid_of(x) for _, x, _ in outside})
-    held_outside = set(random.Random(seed + 2).sample(outside_wnids, round(HELDOUT_OUTSIDE_FRACTION * len(outside_wnids))))
+    may_hold = [w for w in outside_wnids if w not in taught]  # none in the smallest subsets
+    held_count = min(len(may_hold), round(HELDOUT_OUTSIDE_FRACTION * len(outside_wnids)))
+    held_outside = set(random.Random(seed + 2).sample(may_hold, held_count))
     # Other objects in scenes: class names, everyday words and outside words alike ("a cat chasing a ball",
     # "a dog next to a woman"), so that none is taken to be the subject just because it is one.
     others = [(usable_lemmas(i)[0], {i}) for i in range(NUM_CLASSES)]

@@ -2,7 +2,7 @@
 import pytest
 
 from mapper.classes import imagenet_classes
-from mapper.sentences import HELDOUT_OUTSIDE, TRAIN, generate_sentences
+from mapper.sentences import HELDOUT_OUTSIDE, HELDOUT_TEMPLATES, TRAIN, generate_sentences
 
 
 @pytest.fixture(scope="module")
@@ -51,3 +51,19 @@ def test_outside_sentences_are_flagged_and_held_out_by_sense(wordnet_data):
     wanted = set(range(0, 1000, 10))
     assert all({c for c, _ in s.targets} <= wanted for s in outside)  # a subset build keeps its stand-ins inside it
     assert any(not s.targets for s in outside) and any(s.targets for s in outside)
+
+
+def test_the_commonest_outside_words_are_always_taught(wordnet_data):
+    """What visitors type first ("a woman", "a tree", "the moon") is never among the senses held out whole: their
+    held-out sentences are only those said in held-out templates, as for every word."""
+    from mapper.outside import commonest, outside_words
+    from mapper.sentences import ALWAYS_TAUGHT_SHARE, wnid_of
+
+    sentences = generate_sentences(seed=0)
+    taught = {s.wnid for s in sentences if s.outside and s.split == TRAIN}
+    always = {wnid_of(s) for _, s, _ in commonest(outside_words(), ALWAYS_TAUGHT_SHARE)}
+    held = [s for s in sentences if s.split == HELDOUT_OUTSIDE]
+    assert any(s.template not in HELDOUT_TEMPLATES for s in held)  # some senses are held out whole...
+    assert all(s.template in HELDOUT_TEMPLATES for s in held if s.wnid in always)  # ...never these
+    wnid = {word: wnid_of(s) for word, s, _ in outside_words()}
+    assert all(wnid[word] in taught for word in ("woman", "man", "tree", "moon", "sun", "dragon"))
