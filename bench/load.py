@@ -30,6 +30,7 @@ import json
 import logging
 import os
 import random
+import shlex
 import shutil
 import statistics
 import sys
@@ -40,6 +41,7 @@ import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
+from datetime import date
 from io import BytesIO
 from pathlib import Path
 
@@ -413,7 +415,9 @@ def main(argv: list[str] | None = None) -> dict:
     figures = summary(sorted(progress.outcomes, key=lambda o: o.index), seconds, forwards, memory, cpu, args)
     report(figures)
     if args.json:
-        args.json.write_text(json.dumps(figures, indent=2) + "\n")
+        command = shlex.join(["python", "-m", "bench.load", *(sys.argv[1:] if argv is None else argv)])
+        written = {"command": command, "date": date.today().isoformat(), **figures}
+        args.json.write_text(json.dumps(written, indent=2) + "\n")
     return figures
 
 
