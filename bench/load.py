@@ -21,7 +21,8 @@ at a lower CPU priority than the server (on a shared machine they stand in for v
 generator's own batch-1 throughput is timed in this process, on the same BigGAN files, as the server runs it,
 before the load and after every stretch of 500 requests, each of which is let finish first: with the machine
 shared, the forwards then span the run as other jobs come and go. The server's resident memory is read at the
-start (up and idle) and after every stretch; the throughput counts the stretches' time only.
+start (up and idle) and after every stretch, and the CPU seconds the server and the clients used while loaded (on
+one machine they share its cores); the throughput counts the stretches' time only.
 """
 from __future__ import annotations
 
