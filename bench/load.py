@@ -21,7 +21,8 @@ at a lower CPU priority than the server (on a shared machine they stand in for v
 generator's own batch-1 throughput is timed in this process, on the same BigGAN files, as the server runs it,
 before the load and after every stretch of 500 requests, each of which is let finish first: with the machine
 shared, the forwards then span the run as other jobs come and go. The server's resident memory is read at the
-start (up and idle) and after every stretch; the throughput counts the stretches' time only.
+start (up and idle) and after every stretch, and the CPU seconds the server and the clients used while loaded (on
+one machine they share its cores); the throughput counts the stretches' time only.
 """
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ import json
 import logging
 import os
 import random
+import shlex
 import shutil
 import statistics
 import sys
@@ -40,6 +42,7 @@ import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
+from datetime import date
 from io import BytesIO
 from pathlib import Path
 
@@ -263,6 +266,12 @@ def resident_bytes(pid: int) -> int:
     return next(int(line.split()[1]) * 1024 for line in status.splitlines() if line.startswith("VmRSS:"))
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time a process has used so far, all its threads (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
 def forward_seconds(generator: Generator, count: int) -> list[float]:
     """`count` timed batch-1 forwards of the bare generator, as the server runs it, after one untimed."""
     cond = torch.cat([generator.noise(1, 0.4, seed=0), generator.class_embeddings[:1]], dim=1)
@@ -323,7 +332,7 @@ def models(args: argparse.Namespace) -> tuple[Path, Path, Generator]:
 
 
 def summary(outcomes: list[Outcome], seconds: float, forwards: list[float], memory: dict[int, int],
-            args: argparse.Namespace) -> dict:
+            cpu: Counter, args: argparse.Namespace) -> dict:
     answered = [o for o in outcomes if o.result == "answered"]
     images = sum(o.images for o in answered)
     forward = statistics.median(forwards)
@@ -339,6 +348,7 @@ def summary(outcomes: list[Outcome], seconds: float, forwards: list[float], memo
         "generator_images_per_s": 1 / forward,
         "throughput_ratio": images / seconds * forward,
         "server_rss_bytes": {str(k): v for k, v in sorted(memory.items())},
+        "cpu_s": {"server": cpu["server"], "clients": cpu["clients"], "cores": os.cpu_count()},
         "load_average": os.getloadavg(),
     }
 
@@ -358,6 +368,9 @@ def report(figures: dict) -> None:
     print(f"throughput: {figures['images']} images, {figures['images_per_s']:.2f} images/s; the generator alone, "
           f"batch 1: {figures['generator_images_per_s']:.2f} images/s (median of {forward['count']} forwards, "
           f"{forward['min'] * 1e3:.0f}-{forward['max'] * 1e3:.0f} ms); ratio {figures['throughput_ratio']:.3f}")
+    cpu = figures["cpu_s"]
+    print(f"CPU while loaded: server {cpu['server']:.0f} s, clients {cpu['clients']:.0f} s, of {cpu['cores']} cores x "
+          f"{figures['seconds']:.0f} s = {cpu['cores'] * figures['seconds']:.0f} s")
     memory = figures["server_rss_bytes"]
     print("server resident memory: " + ", ".join(
         f"{'at the start' if k == '0' else f'after {k}'} {v / 2**30:.3f} GiB" for k, v in memory.items()))
@@ -377,7 +390,7 @@ def main(argv: list[str] | None = None) -> dict:
     print(f"load average {os.getloadavg()[0]:.2f}; BigGAN {biggan} ({generator.image_size} px, "
           f"{'folded' if generator.optimized else 'eager'}), mapper {mapper}, encoder {args.encoder}", file=sys.stderr)
     forwards = forward_seconds(generator, FORWARDS)
-    progress, seconds = Progress(args.requests), 0.0
+    progress, seconds, cpu = Progress(args.requests), 0.0, Counter()
     with tempfile.TemporaryDirectory(prefix="text2biggan-load-") as scratch_dir:
         scratch = Path(scratch_dir)
         proc, url = start_server(biggan, mapper, args.encoder, scratch)
@@ -390,7 +403,9 @@ def main(argv: list[str] | None = None) -> dict:
             # In stretches, between which the server is idle: its memory is read, and the generator timed here,
             # so that the forwards span the run as the machine's other load comes and goes.
             for start, end in zip([0, *marks], marks):
+                server_before, clients_before = cpu_seconds(proc.pid), time.process_time()
                 seconds += drive(callers, requests[start:end], progress)
+                cpu.update(server=cpu_seconds(proc.pid) - server_before, clients=time.process_time() - clients_before)
                 if proc.poll() is not None:
                     raise RuntimeError(f"the server died ({proc.poll()}):\n{(scratch / 'app.log').read_text()}")
                 memory[end] = resident_bytes(proc.pid)
@@ -398,10 +413,12 @@ def main(argv: list[str] | None = None) -> dict:
         finally:
             proc.terminate()
             proc.wait(timeout=30)
-    figures = summary(sorted(progress.outcomes, key=lambda o: o.index), seconds, forwards, memory, args)
+    figures = summary(sorted(progress.outcomes, key=lambda o: o.index), seconds, forwards, memory, cpu, args)
     report(figures)
     if args.json:
-        args.json.write_text(json.dumps(figures, indent=2) + "\n")
+        command = shlex.join(["python", "-m", "bench.load", *(sys.argv[1:] if argv is None else argv)])
+        written = {"command": command, "date": date.today().isoformat(), **figures}
+        args.json.write_text(json.dumps(written, indent=2) + "\n")
     return figures
 
 

@@ -22,6 +22,7 @@ from starlette.middleware import Middleware
 from mapper.device import on_gpu
 from mapper.fallback import LoadedPipeline
 from mapper.gan import HUB_REPOS, MAX_SEED, BrokenImageError
+from mapper.model_thread import on_model_thread
 from mapper.morph import DEFAULT_FRAMES, MAX_FRAMES, morph_frames, to_webp
 from mapper.pipeline import DEFAULT_BLEND, DEFAULT_TRUNCATION, MAX_IMAGES, TextToImagePipeline, is_whole
 from mapper.reading import TOP_K, reading_note
@@ -92,8 +93,10 @@ def announce_loading(pipeline: TextToImagePipeline, resolution: object) -> None:
 
 
 def make_generate(pipeline: TextToImagePipeline) -> Callable[..., tuple[Gallery, Readout, int]]:
-    """The /generate handler; bad input and broken images become gr.Errors (user_errors). (Its API defaults are
-    the page's components' values; those here serve a direct call.)"""
+    """The /generate handler; bad input and broken images become gr.Errors (user_errors). The models run on their
+    own thread (mapper.model_thread). (Its API defaults are the page's components' values; those here serve a
+    direct call.)"""
+    draw = on_model_thread(pipeline)
 
     def generate(
         text: str,
@@ -105,7 +108,7 @@ def make_generate(pipeline: TextToImagePipeline) -> Callable[..., tuple[Gallery,
         resolution: int | None = None,
     ) -> tuple[Gallery, Readout, int]:
         announce_loading(pipeline, resolution)
-        out = user_errors(lambda: pipeline(
+        out = user_errors(lambda: draw(
             text, truncation, seed_or_none(seed), num_images, blend, per_image_classes, resolution
         ))
         return list(zip(out.images, out.captions)), dict(out.classes), out.seed
@@ -115,7 +118,8 @@ def make_generate(pipeline: TextToImagePipeline) -> Callable[..., tuple[Gallery,
 
 def make_morph(pipeline: TextToImagePipeline) -> Callable[..., tuple[str, int]]:
     """The /morph handler: (the animated WebP's path, in Gradio's upload folder, and the seed used); bad input
-    gets /generate's messages."""
+    gets /generate's messages. The models run on their own thread, as /generate's do."""
+    frames_of = on_model_thread(morph_frames)
 
     def morph(
         text_a: str,
@@ -128,7 +132,7 @@ def make_morph(pipeline: TextToImagePipeline) -> Callable[..., tuple[str, int]]:
         progress: gr.Progress = gr.Progress(),
     ) -> tuple[str, int]:
         announce_loading(pipeline, resolution)
-        images, used, _ = user_errors(lambda: morph_frames(
+        images, used, _ = user_errors(lambda: frames_of(
             pipeline, text_a, text_b, frames, truncation, seed_or_none(seed), seed_or_none(seed_b), resolution,
             lambda share, what: progress(share, desc=what),
         ))
