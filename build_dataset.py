@@ -34,17 +34,17 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     try:
         args.out.parent.mkdir(parents=True, exist_ok=True)  # fails early on an unwritable place
+        from mapper import hub_dataset  # `datasets`, which the app does without: missing, fail before any work
+
         z, gan = inputs.class_embeddings(args)
         encoder = TextEncoder.from_pretrained(args.encoder)
         sentences = generate_sentences(args.seed, args.classes)
         log.info("generated %d sentences", len(sentences))
         build_dataset(args.out, encoder, z, gan, sentences, args.seed)
-        from mapper import hub_dataset  # `datasets` only where it serves
-
         published = hub_dataset.save_hf_dataset(args.out / hub_dataset.FOLDER, sentences, args.seed, args.classes)
         if args.push_to_hub:
             log.info("pushed: %s", hub_dataset.push_hf_dataset(published, args.push_to_hub, args.private))
-    except (OSError, ValueError, RuntimeError) as err:
+    except (ImportError, OSError, ValueError, RuntimeError) as err:
         print(f"build_dataset: error: {err}", file=sys.stderr)
         return 1
     log.info("wrote %s in %.0f s", args.out, time.perf_counter() - start)

@@ -106,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps({"arch": args.arch, "seconds": round(result.seconds, 1), **metrics}))
         if args.push_to_hub:
             print(f"pushed: {push(args.out, args.push_to_hub, args.private)}")
-    except (OSError, ValueError) as err:
+    except (ImportError, OSError, ValueError) as err:
         print(f"train_mapper: error: {err}", file=sys.stderr)
         return 1
     return 0

@@ -17,7 +17,6 @@ import logging
 from collections import Counter
 from pathlib import Path
 
-import datasets
 import torch
 from huggingface_hub import DatasetCard, DatasetCardData
 
@@ -25,6 +24,11 @@ from mapper.dataset import MANIFEST, build_dataset
 from mapper.encoder import TextEncoder
 from mapper.fingerprint import tensor_sha256
 from mapper.sentences import SENTENCES_VERSION, Sentence
+
+try:
+    import datasets
+except ImportError as err:  # in requirements-dev.txt, not in the app's requirements.txt
+    raise ImportError(f"the seed dictionary needs `datasets` ({err}): pip install -r requirements-dev.txt") from None
 
 log = logging.getLogger(__name__)
 FOLDER = "hf_dataset"  # beside the build folder's files

@@ -60,3 +60,19 @@ def test_help(capsys):
     with pytest.raises(SystemExit) as exit_info:
         build_dataset.main(["--help"])
     assert exit_info.value.code == 0 and "--class-embeddings" in capsys.readouterr().out
+
+
+def test_without_datasets_the_build_stops_at_once_with_one_line(tmp_path, capsys, monkeypatch):
+    """`datasets` is a requirement of the scripts, not of the app: a machine set up for the app only is told so
+    before any encoding, and nothing is written."""
+    import sys
+
+    import mapper
+
+    monkeypatch.setitem(sys.modules, "datasets", None)  # import datasets raises ImportError
+    monkeypatch.delitem(sys.modules, "mapper.hub_dataset", raising=False)  # imported anew, as on such a machine
+    monkeypatch.delattr(mapper, "hub_dataset", raising=False)
+    code, err = run(["--out", str(tmp_path / "data"), "--encoder", str(tmp_path / "never-read")], capsys)
+    assert code == 1 and len(err) == 1
+    assert err[0].startswith("build_dataset: error: the seed dictionary needs `datasets`")
+    assert err[0].endswith("pip install -r requirements-dev.txt") and not (tmp_path / "data").exists()
