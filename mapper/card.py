@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING
 
 from huggingface_hub import ModelCard, ModelCardData
 
+from mapper.revisions import is_hub_id
+
 if TYPE_CHECKING:
     from mapper.models import Mapper
 
@@ -44,11 +46,6 @@ def memory_note(mapper: Mapper) -> str:
 
 def outside_note(mapper: Mapper) -> str:
     return ", and is flagged as outside ImageNet (trained on WordNet nouns no class covers)" if mapper.has_outside else ""
-
-
-def is_hub_id(name: str) -> bool:
-    """`owner/name`, as the Hub's metadata (base_model, datasets) must be: a local path is left out of it."""
-    return name.count("/") == 1 and not name.startswith((".", "/", "~"))
 
 
 def card_data(mapper: Mapper, dataset: str | None, measured: bool) -> ModelCardData:

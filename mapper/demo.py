@@ -27,6 +27,7 @@ from mapper.morph import DEFAULT_FRAMES, MAX_FRAMES, morph_frames, to_webp
 from mapper.pipeline import DEFAULT_BLEND, DEFAULT_TRUNCATION, MAX_IMAGES, TextToImagePipeline, is_whole
 from mapper.reading import TOP_K, reading_note
 from mapper.rest import CompleteRestCalls, endpoints
+from mapper.revisions import is_hub_id
 
 log = logging.getLogger(__name__)
 RANDOM_SEED = -1
@@ -165,7 +166,7 @@ def show_reading(reading: dict | None) -> tuple[str, list[tuple[str, float]]]:
 def hub_link(name: str) -> str:
     """Markdown link to a Hub repo for a Hub id or a known BigGAN name; a local folder stays plain."""
     repo = HUB_REPOS.get(name, name)
-    if repo.count("/") == 1 and not repo.startswith((".", "/", "~")):
+    if is_hub_id(repo):
         return f"[{name}](https://huggingface.co/{repo})"
     return f"`{name}`"
 

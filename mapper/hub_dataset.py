@@ -23,6 +23,7 @@ from huggingface_hub import DatasetCard, DatasetCardData
 from mapper.dataset import MANIFEST, build_dataset
 from mapper.encoder import TextEncoder
 from mapper.fingerprint import tensor_sha256
+from mapper.revisions import is_hub_id
 from mapper.sentences import SENTENCES_VERSION, Sentence
 
 try:
@@ -158,7 +159,7 @@ def load_hf(name: str, revision: str | None = None) -> datasets.Dataset:
                 f"dataset folder {folder} is neither a build_dataset.py folder (manifest.json) nor a saved `datasets` "
                 "dataset (dataset_info.json, state.json)"
             ) from None
-    if name.startswith((".", "/", "~")) or name.count("/") != 1:
+    if not is_hub_id(name):
         raise FileNotFoundError(f"dataset folder not found: {name}")
     try:
         return datasets.load_dataset(name, split="train", revision=revision)

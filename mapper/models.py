@@ -39,6 +39,7 @@ from torch import nn
 
 from mapper import card
 from mapper.fingerprint import tensor_sha256
+from mapper.revisions import is_hub_id
 
 CONFIG_NAME, WEIGHTS_NAME, CARD_NAME = "config.json", "model.safetensors", "README.md"
 ARCHITECTURES = {  # name -> (pooling, head)
@@ -477,7 +478,7 @@ def resolve_files(folder_or_repo: str, **hub_kwargs) -> tuple[Path, Path]:
         if missing:
             raise FileNotFoundError(f"mapper folder {folder} lacks {', '.join(missing)}")
         return folder / CONFIG_NAME, folder / WEIGHTS_NAME
-    if folder_or_repo.startswith((".", "/", "~")) or folder_or_repo.count("/") != 1:
+    if not is_hub_id(folder_or_repo):
         raise FileNotFoundError(f"mapper folder not found: {folder_or_repo}")
     from huggingface_hub import hf_hub_download
 

@@ -30,6 +30,11 @@ class Revisions:
         return getattr(self, part) or self.pins.get(repo_id)
 
 
+def is_hub_id(name: str) -> bool:
+    """`owner/name`, as a Hub repo is named; "./x", "/x", "~/x" and deeper paths are folders."""
+    return name.count("/") == 1 and not name.startswith((".", "/", "~"))
+
+
 def read_pins(path: Path = PINS_FILE) -> dict[str, str]:
     """The committed pins; a file that is not a JSON object of repo id -> revision names itself in one line."""
     try:

@@ -40,3 +40,11 @@ def test_pins_that_cannot_be_read_name_their_file(tmp_path, content):
     path.write_text(content)
     with pytest.raises(ValueError, match=f"revision pins {path}"):
         read_pins(path)
+
+
+def test_a_hub_id_is_owner_slash_name_and_every_path_is_a_folder():
+    from mapper.revisions import is_hub_id
+
+    assert is_hub_id("text2biggan/mapper-minilm-biggan-deep-128")
+    for name in ("biggan-deep-128", "./runs/v5", "/work/runs/v5", "~/models/x", "runs/v5/checkpoint", "a/b/c"):
+        assert not is_hub_id(name), name
