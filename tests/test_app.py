@@ -17,7 +17,7 @@ from PIL import Image
 
 from mapper import device
 from mapper.biggans import DEFAULT_BIGGANS
-from mapper.demo import build_demo, description, launch, make_generate
+from mapper.demo import GRADIO_BOOKKEEPING, build_demo, description, launch, make_generate
 from mapper.device import on_gpu
 from mapper.fallback import DEFAULT_MAPPER, LoadedPipeline
 from mapper.revisions import Revisions, read_pins
@@ -314,6 +314,21 @@ def test_a_generator_broken_after_load_answers_an_error_not_a_black_image(
             generate(client, "a cat")
     finally:
         demo.close()
+
+
+@pytest.mark.parametrize("set_by_user", [False, True])
+def test_gradio_summarises_fewer_events_less_often_unless_told_otherwise(
+    random_mapper_dir, minilm, tiny_biggan_dir, monkeypatch, set_by_user
+):
+    """Gradio's queue reads these variables when it is made; its attributes are the only place they show."""
+    for variable in GRADIO_BOOKKEEPING:
+        monkeypatch.setenv(variable, "7") if set_by_user else monkeypatch.delenv(variable, raising=False)
+    pipeline = TextToImagePipeline(minilm, Mapper.from_pretrained(random_mapper_dir), Generator.from_pretrained(tiny_biggan_dir))
+    queue = build_demo(LoadedPipeline(pipeline, str(random_mapper_dir)))._queue
+    expected = (7, 7) if set_by_user else (1000, 50)
+    assert (queue.ANALYTICS_MAX_EVENTS, queue.ANAYLTICS_CACHE_FREQUENCY) == expected
+    for variable in GRADIO_BOOKKEEPING:
+        monkeypatch.delenv(variable, raising=False)  # set by build_demo: not for the tests after this one
 
 
 def test_help_names_every_flag_and_its_variable(capsys):
