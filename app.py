@@ -30,7 +30,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="one or more names or folders, comma-separated, one per resolution; the first is the default and loads "
         "at start, the others on first use (env BIGGAN; default here %(default)s)")
     add("--encoder", default=env("ENCODER"), help="Hub id or folder (env ENCODER; default: the one the mapper records; "
-        "with no mapper named, all-MiniLM-L6-v2)")
+        "with no mapper named, all-MiniLM-L6-v2 on a CPU, all-mpnet-base-v2 on a GPU)")
     for part in PARTS:
         variable = f"{part.upper()}_REVISION"
         add(f"--{part}-revision", default=env(variable), help=f"branch, tag or commit of the {part}'s Hub repo "

@@ -34,9 +34,12 @@ from mapper.training import TrainConfig, TrainResult, train
 log = logging.getLogger(__name__)
 DEFAULT_MAPPER = "text2biggan/mapper-minilm-biggan-deep-128"
 MPNET_ENCODER = "sentence-transformers/all-mpnet-base-v2"
-# One mapper repo per encoder: a mapper reads the hidden states of the encoder it was trained on. With neither
-# configured, all-MiniLM-L6-v2's, on a CPU and on a GPU alike (docs/report.md#choosing-the-encoder).
+# One mapper repo per encoder: a mapper reads the hidden states of the encoder it was trained on.
 MAPPER_FOR_ENCODER = {DEFAULT_ENCODER: DEFAULT_MAPPER, MPNET_ENCODER: "text2biggan/mapper-mpnet-biggan-deep-128"}
+# With neither configured, by device: on a GPU all-mpnet-base-v2, which reads everyday sentences and definitions a
+# little better and the look-alikes by spelling ("a woman": ladybug) not at all, for milliseconds there; on a CPU
+# all-MiniLM-L6-v2, 4-5x cheaper per request (docs/report.md#choosing-the-encoder).
+DEFAULT_ENCODERS = {"cuda": MPNET_ENCODER, "cpu": DEFAULT_ENCODER}
 RECORD_NAME = "fallback.json"  # written inside the entry before it is moved into place
 
 
@@ -63,9 +66,9 @@ def cache_home() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache").expanduser() / "text2biggan"
 
 
-def default_mapper(encoder: str | None) -> tuple[str, str]:
-    """(mapper, encoder) when no mapper is configured: the one published for `encoder` (default: all-MiniLM-L6-v2)."""
-    encoder = encoder or DEFAULT_ENCODER
+def default_mapper(encoder: str | None, device: str) -> tuple[str, str]:
+    """(mapper, encoder) when no mapper is configured: the one published for `encoder` (default: the device's)."""
+    encoder = encoder or DEFAULT_ENCODERS[device]
     if encoder not in MAPPER_FOR_ENCODER:
         known = ", ".join(MAPPER_FOR_ENCODER)
         raise ValueError(f"no published mapper for encoder {encoder!r} (there is one for {known}); name a mapper for it")
@@ -87,8 +90,9 @@ def load_pipeline(
     `biggan`: one or more names or folders (a list, or joined by commas); the first is loaded now and is the
     default, the others when first asked for (all now on a ZeroGPU Space, where only start-up reaches "cuda").
     `revisions`: the commit of each Hub repo to load (default: main)."""
+    device = device or devices.default_device()
     if mapper is None:
-        mapper, encoder = default_mapper(encoder)
+        mapper, encoder = default_mapper(encoder, device)
     try:
         trained: Mapper | None = Mapper.from_pretrained(mapper, revision=revisions.of("mapper", mapper))
     except FileNotFoundError:
@@ -96,8 +100,7 @@ def load_pipeline(
     except OSError as err:
         log.warning("%s; serving a fallback mapper trained on this machine instead", err)
         trained = None
-    device = device or devices.default_device()
-    encoder = encoder or (trained.config.encoder if trained else DEFAULT_ENCODER)
+    encoder = encoder or (trained.config.encoder if trained else DEFAULT_ENCODERS[device])
     first, *others = biggan_names(biggan)
     text_encoder = TextEncoder.from_pretrained(encoder, device, revisions.of("encoder", encoder))
 

@@ -138,12 +138,16 @@ def asked(monkeypatch) -> list:
     return calls
 
 
-@pytest.mark.parametrize("device", ["cpu", "cuda"])
-def test_with_nothing_configured_it_is_all_minilm_on_a_cpu_and_on_a_gpu(asked, monkeypatch, device):
+@pytest.mark.parametrize("device, mapper, encoder", [
+    ("cpu", DEFAULT_MAPPER, DEFAULT_ENCODER), ("cuda", MPNET_MAPPER, MPNET_ENCODER),
+])
+def test_with_nothing_configured_it_is_all_minilm_on_a_cpu_and_all_mpnet_on_a_gpu(
+    asked, monkeypatch, device, mapper, encoder
+):
     monkeypatch.setattr(fallback.devices, "default_device", lambda: device)
     with pytest.raises(ValueError, match="stopped"):
         load_pipeline()
-    assert asked == [DEFAULT_MAPPER, (DEFAULT_ENCODER, device)]
+    assert asked == [mapper, (encoder, device)]
 
 
 def test_a_configured_encoder_gets_its_own_mapper(asked):
@@ -156,7 +160,11 @@ def test_a_configured_encoder_gets_its_own_mapper(asked):
 def test_a_configured_mapper_is_the_one_loaded(asked):
     with pytest.raises(ValueError, match="stopped"):
         load_pipeline("someone/their-mapper", device="cuda")
-    assert asked == ["someone/their-mapper", (DEFAULT_ENCODER, "cuda")]  # an unreachable one: the fallback's encoder
+    with pytest.raises(ValueError, match="stopped"):
+        load_pipeline("someone/their-mapper", device="cpu")
+    assert asked == [  # an unreachable one: the fallback trained for the device's encoder
+        "someone/their-mapper", (MPNET_ENCODER, "cuda"), "someone/their-mapper", (DEFAULT_ENCODER, "cpu"),
+    ]
 
 
 def test_each_hub_repo_is_asked_for_at_its_pin_or_the_override(asked):
