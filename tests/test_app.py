@@ -2,6 +2,7 @@
 a curl user calls its REST API."""
 import io
 import json
+import os
 import shutil
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -327,8 +328,8 @@ def test_gradio_summarises_fewer_events_less_often_unless_told_otherwise(
     queue = build_demo(LoadedPipeline(pipeline, str(random_mapper_dir)))._queue
     expected = (7, 7) if set_by_user else (1000, 50)
     assert (queue.ANALYTICS_MAX_EVENTS, queue.ANAYLTICS_CACHE_FREQUENCY) == expected
-    for variable in GRADIO_BOOKKEEPING:
-        monkeypatch.delenv(variable, raising=False)  # set by build_demo: not for the tests after this one
+    for variable in GRADIO_BOOKKEEPING:  # set by build_demo; monkeypatch then puts back whatever was there before
+        os.environ.pop(variable, None)
 
 
 def test_help_names_every_flag_and_its_variable(capsys):
