@@ -66,9 +66,14 @@ def cache_home() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache").expanduser() / "text2biggan"
 
 
+def default_encoder(device: str) -> str:
+    """The encoder for a device ("cuda", "cuda:1", "cpu"...) when none is configured; a CPU's on any but a GPU."""
+    return DEFAULT_ENCODERS.get(device.split(":")[0], DEFAULT_ENCODERS["cpu"])
+
+
 def default_mapper(encoder: str | None, device: str) -> tuple[str, str]:
     """(mapper, encoder) when no mapper is configured: the one published for `encoder` (default: the device's)."""
-    encoder = encoder or DEFAULT_ENCODERS[device]
+    encoder = encoder or default_encoder(device)
     if encoder not in MAPPER_FOR_ENCODER:
         known = ", ".join(MAPPER_FOR_ENCODER)
         raise ValueError(f"no published mapper for encoder {encoder!r} (there is one for {known}); name a mapper for it")
@@ -100,7 +105,7 @@ def load_pipeline(
     except OSError as err:
         log.warning("%s; serving a fallback mapper trained on this machine instead", err)
         trained = None
-    encoder = encoder or (trained.config.encoder if trained else DEFAULT_ENCODERS[device])
+    encoder = encoder or (trained.config.encoder if trained else default_encoder(device))
     first, *others = biggan_names(biggan)
     text_encoder = TextEncoder.from_pretrained(encoder, device, revisions.of("encoder", encoder))
 

@@ -140,6 +140,7 @@ def asked(monkeypatch) -> list:
 
 @pytest.mark.parametrize("device, mapper, encoder", [
     ("cpu", DEFAULT_MAPPER, DEFAULT_ENCODER), ("cuda", MPNET_MAPPER, MPNET_ENCODER),
+    ("cuda:1", MPNET_MAPPER, MPNET_ENCODER), ("mps", DEFAULT_MAPPER, DEFAULT_ENCODER),
 ])
 def test_with_nothing_configured_it_is_all_minilm_on_a_cpu_and_all_mpnet_on_a_gpu(
     asked, monkeypatch, device, mapper, encoder
