@@ -1,12 +1,13 @@
 """Where a request's time goes: stage by stage, end to end through the pipeline and through the served app.
 
-    python -m bench.latency [--requests 20] [--mapper DIR] [--encoder DIR] [--workdir DIR] [--json OUT.json]
+    python -m bench.latency [--requests 20] [--size 128] [--mapper DIR] [--encoder DIR] [--workdir DIR] [--json OUT.json]
 
-Full biggan-deep-128 config with random weights (they cost what real ones do; with the real class embeddings
-from ../shared when present), the real all-MiniLM-L6-v2, and a mapper of the default architecture: the one
-given, else one trained here on 50 classes (its weights cost what a full one's do, but its memory of training
-sentences is a twentieth of the full one's: pass a mapper trained on the full dataset to time that), cached in
-the work folder with the BigGAN files so that a rerun starts at once.
+Full biggan-deep-128 config (--size 256 or 512 for the others: a CPU Space serves 256 first) with random
+weights (they cost what real ones do; at 128 with the real class embeddings from ../shared when present), the
+real all-MiniLM-L6-v2, and a mapper of the default architecture: the one given, else one trained here on 50
+classes (its weights cost what a full one's do, but its memory of training sentences is a twentieth of the full
+one's: pass a mapper trained on the full dataset to time that), cached in the work folder with the BigGAN files
+so that a rerun starts at once.
 
 Each request has a new text, so no cache helps it, except in the "repeated text" row. Every end-to-end call
 is timed right after a bare generator forward of the same batch, and the ratio given is the median of those
@@ -87,6 +88,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add = parser.add_argument
     add("--requests", type=int, default=20, help="timed requests per row, after warm-up (default %(default)s)")
+    add("--size", type=int, choices=sorted(DEEP_CONFIGS), default=128,
+        help="BigGAN-deep's resolution, served as the app's default (default %(default)s)")
     add_model_arguments(parser)
     add("--json", type=Path, help="also write the medians, and the command, to this file (bench.figures draws it)")
     return parser.parse_args(argv)
@@ -110,9 +113,9 @@ def biggan_folder(workdir: Path, class_embeddings: Path | None, size: int = 128)
     return folder
 
 
-def load(args: argparse.Namespace) -> tuple[TextToImagePipeline, Path, Path]:
-    """The pipeline under test, and the BigGAN and mapper folders the server loads."""
-    biggan = biggan_folder(args.workdir, args.class_embeddings)
+def load(args: argparse.Namespace, size: int = 128) -> tuple[TextToImagePipeline, Path, Path]:
+    """The pipeline under test, and the BigGAN (biggan-deep-`size`) and mapper folders the server loads."""
+    biggan = biggan_folder(args.workdir, args.class_embeddings, size)
     encoder = TextEncoder.from_pretrained(args.encoder)
     generator = Generator.from_pretrained(biggan)
     if args.mapper:
@@ -272,11 +275,11 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     logging.getLogger("mapper.fallback").setLevel(logging.INFO)  # the one-off training says what it does
-    pipeline, biggan, mapper_folder = load(args)
+    pipeline, biggan, mapper_folder = load(args, args.size)
     device, count = pipeline.generator.device, WARM_UP + args.requests
     load_at_start = round(os.getloadavg()[0], 2)
     print(f"device {describe_device(device)}, torch {torch.__version__}, load average {load_at_start:.2f}")
-    print(f"biggan-deep-128 config with random weights ({'folded' if pipeline.generator.optimized else 'eager'} "
+    print(f"biggan-deep-{args.size} config with random weights ({'folded' if pipeline.generator.optimized else 'eager'} "
           f"generator), encoder {args.encoder}, mapper {pipeline.mapper.config.arch} "
           f"({pipeline.mapper.num_parameters():,} parameters)")
     print(f"{args.requests} timed requests per figure, after {WARM_UP} untimed")
@@ -318,7 +321,8 @@ def main(argv: list[str] | None = None) -> None:
     print_report(report)
     if args.json:
         report.update(command=shlex.join(["python", "-m", "bench.latency", *(sys.argv[1:] if argv is None else argv)]),
-                      date=date.today().isoformat(), device=describe_device(device), mapper=pipeline.mapper.config.arch,
+                      date=date.today().isoformat(), device=describe_device(device), size=args.size,
+                      mapper=pipeline.mapper.config.arch,
                       load_average=[load_at_start, round(os.getloadavg()[0], 2)])
         args.json.write_text(json.dumps(report, indent=1) + "\n")
 

@@ -12,6 +12,7 @@ from mapper.dataset import load_dataset
 from mapper.models import Mapper
 from mapper.pipeline import TextToImagePipeline
 from mapper.pipeline import read_text
+from mapper.testing import narrow_config
 from mapper.training import evaluate_splits
 from tests.conftest import ROOT
 
@@ -117,3 +118,15 @@ def test_encoder_cost_times_each_encoder_per_turn_against_the_first(minilm, tmp_
     report = json.loads(out.read_text())
     assert [(r["threads"], r["sentences"]) for r in report["rows"]] == [(1, 1), (2, 1)] and report["sizes"][minilm.name_or_path]["hidden"] == 384
     assert encoder_cost.main([str(tmp_path / "no-such-encoder")]) == 1
+
+
+def test_latency_size_times_that_biggan_deep_and_refuses_one_not_served(monkeypatch, tmp_path, minilm_path, small_mapper_dir):
+    # narrow_config: the real 256 layout at 4 channels, so the same files as the full config load in seconds
+    monkeypatch.setattr(latency, "DEEP_CONFIGS", {size: narrow_config(size) for size in (128, 256, 512)})
+    args = latency.parse_args(["--size", "256", "--encoder", minilm_path, "--mapper", str(small_mapper_dir),
+                               "--workdir", str(tmp_path)])
+    pipeline, biggan, _ = latency.load(args, args.size)
+    assert biggan.name.startswith("biggan-deep-256-")
+    assert pipeline("a tabby cat", seed=0).images[0].size == (256, 256)
+    with pytest.raises(SystemExit):
+        latency.parse_args(["--size", "100"])
