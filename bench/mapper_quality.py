@@ -63,8 +63,9 @@ def score_sets(mapper, encoder, sets, class_embeddings, csls=None) -> dict:
 
 def retrieval_baseline(dataset, descriptions: bool) -> Mapper:
     """No training: nearest class by cosine between the mean-pooled text and each class's mean training
-    sentence, or its mean description, in the encoder's own space (the classifier's start, without the prior)."""
-    mapper = Mapper(mapper_config(dataset, "classifier"), dataset.class_embeddings).eval()
+    sentence, or its mean description, in the encoder's own space (the classifier's start, without the prior).
+    No outside heads: untrained, they would blend random stand-in classes into every answer."""
+    mapper = Mapper(mapper_config(dataset, "classifier", outside=False), dataset.class_embeddings).eval()
     indices = dataset.split_indices("train")
     indices = description_indices(dataset, indices) if descriptions else indices
     mapper.head.prototypes.data.copy_(class_mean_features(mapper, dataset, indices))

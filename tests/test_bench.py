@@ -5,6 +5,8 @@ import sys
 
 import numpy as np
 import pytest
+import torch
+import torch.nn.functional as F
 from PIL import Image
 
 from bench import gallery, generator, latency, mapper_quality, word_weights
@@ -130,3 +132,18 @@ def test_latency_size_times_that_biggan_deep_and_refuses_one_not_served(monkeypa
     assert pipeline("a tabby cat", seed=0).images[0].size == (256, 256)
     with pytest.raises(SystemExit):
         latency.parse_args(["--size", "100"])
+
+
+def test_retrieval_baseline_is_the_nearest_class_mean_whatever_the_seed(small_dataset_dir):
+    dataset = load_dataset(small_dataset_dir)
+    assert dataset.has_outside  # the heads a classifier would get, and the baseline must not
+    hidden, mask = dataset.batch(dataset.split_indices("heldout_template")[:64])
+    readings = []
+    for seed in (0, 1):
+        torch.manual_seed(seed)
+        baseline = mapper_quality.retrieval_baseline(dataset, descriptions=False)
+        readings.append(baseline.class_probabilities(hidden, mask))
+    assert torch.equal(readings[0], readings[1])
+    pooled = F.normalize(baseline.features(hidden, mask), dim=-1)
+    nearest = (pooled @ baseline.head.prototypes.T).argmax(-1)
+    assert torch.equal(readings[0].argmax(-1), nearest)
