@@ -223,6 +223,14 @@ def wait_until_up(proc: subprocess.Popen, url: str, log: Path) -> None:
             time.sleep(0.05)
 
 
+def page_inputs(config: dict) -> tuple[int, list]:
+    """/generate's fn_index in the page's config, and the values the page sends for its inputs when nobody
+    touches them (the page sends every input, the ones past the first five included)."""
+    generate = next(d for d in config["dependencies"] if d.get("api_name") == "generate")
+    values = {component["id"]: component.get("props", {}).get("value") for component in config["components"]}
+    return generate["id"], [values[i] for i in generate["inputs"]]
+
+
 class PageClient:
     """Calls /generate as the page does: one session over one kept-alive connection; per request, join the
     queue, read the event stream until the result, fetch its PNGs."""
@@ -230,13 +238,12 @@ class PageClient:
     def __init__(self, url: str):
         self.url = url
         self.http = httpx.Client(timeout=None)
-        config = self.http.get(url + "config").json()
-        self.fn_index = next(d["id"] for d in config["dependencies"] if d.get("api_name") == "generate")
+        self.fn_index, self.defaults = page_inputs(self.http.get(url + "config").json())
         self.session = uuid.uuid4().hex
 
     def __call__(self, text: str, seed: int, batch: int) -> list[bytes]:
-        body = {"data": [text, DEFAULT_TRUNCATION, seed, batch, DEFAULT_BLEND], "fn_index": self.fn_index,
-                "session_hash": self.session}
+        values = [text, DEFAULT_TRUNCATION, seed, batch, DEFAULT_BLEND]
+        body = {"data": [*values, *self.defaults[len(values):]], "fn_index": self.fn_index, "session_hash": self.session}
         self.http.post(self.url + "gradio_api/queue/join", json=body).raise_for_status()
         message: dict = {}
         with self.http.stream("GET", self.url + "gradio_api/queue/data", params={"session_hash": self.session}) as stream:

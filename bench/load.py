@@ -52,7 +52,7 @@ from gradio_client import Client
 from PIL import Image
 
 from bench.latency import (
-    BENCH_CLASSES, add_model_arguments, biggan_folder, p95, start_server, wait_until_up,
+    BENCH_CLASSES, add_model_arguments, biggan_folder, p95, page_inputs, start_server, wait_until_up,
 )
 from mapper.encoder import TextEncoder
 from mapper.fallback import Recipe, fallback_mapper
@@ -153,8 +153,7 @@ class Caller:
         self.url, self.image_size, self.rng = url, image_size, rng
         self.client = Client(url, verbose=False, download_files=str(downloads))
         self.http = httpx.Client(base_url=url + "gradio_api/", timeout=TIMEOUT_S)
-        config = self.http.get(url + "config").json()
-        self.fn_index = next(d["id"] for d in config["dependencies"] if d.get("api_name") == "generate")
+        self.fn_index, self.page_defaults = page_inputs(self.http.get(url + "config").json())
 
     def __call__(self, request: Request) -> Outcome:
         start = time.perf_counter()
@@ -239,8 +238,7 @@ class Caller:
             return
         if request.way == "page closed":
             session = uuid.uuid4().hex
-            # the page sends every input: here the five planned, and the defaults of the other two
-            values = [*request.values, False, self.image_size]
+            values = [*request.values, *self.page_defaults[len(request.values):]]  # the page sends every input
             body = {"data": values, "fn_index": self.fn_index, "session_hash": session}
             self.http.post("queue/join", json=body).raise_for_status()
             with httpx.Client(timeout=TIMEOUT_S) as tab, tab.stream(

@@ -1,4 +1,5 @@
 """The benches that write the report's JSON, the figures drawn from it, and the gallery script."""
+import io
 import json
 import subprocess
 import sys
@@ -147,3 +148,11 @@ def test_retrieval_baseline_is_the_nearest_class_mean_whatever_the_seed(small_da
     pooled = F.normalize(baseline.features(hidden, mask), dim=-1)
     nearest = (pooled @ baseline.head.prototypes.T).argmax(-1)
     assert torch.equal(readings[0].argmax(-1), nearest)
+
+
+def test_latency_page_client_sends_every_input_the_page_does_and_gets_its_pngs(app_server):
+    url, _ = app_server
+    page = latency.PageClient(url)
+    assert page.defaults[5:] == [False, 128]  # per-image classes off, the default BigGAN's size
+    pngs = page("a tabby cat", 3, 2)
+    assert [Image.open(io.BytesIO(png)).size for png in pngs] == [(128, 128)] * 2
