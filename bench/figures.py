@@ -3,11 +3,11 @@
     python -m bench.figures [--data docs/figures] [--out docs/figures]
 
 Reads mapper_quality.json and mapper_default.json (bench.mapper_quality --json), latency.json
-(bench.latency --json), generator.json (bench.generator --json) and word_weights.json
-(bench.word_weights --json) from --data, and writes one small PNG per figure to --out. mapper_recorded.json
-is the mapper table of one earlier bench.mapper_quality run, transcribed because retraining every
-architecture is not cheap: it gives the rows no re-run has (adapter, contextual) and, being one run, the
-training times compared. Each JSON names the command that made it; the PNGs carry no timestamp, so
+(bench.latency --json), generator.json (bench.generator --json), word_weights.json (bench.word_weights
+--json) and each encoder's runs on sentences version 5 (ENCODER_RUNS) from --data, and writes one small PNG
+per figure to --out. mapper_recorded.json is the mapper table of one earlier bench.mapper_quality run,
+transcribed because retraining every architecture is not cheap: it gives the rows no re-run has (adapter,
+contextual) and, being one run, the training times compared. Each JSON names the command that made it; the PNGs carry no timestamp, so
 redrawing unchanged JSON gives the same files.
 """
 from __future__ import annotations
@@ -176,6 +176,40 @@ def tradeoff_figure(data: Path, out: Path) -> Path:
     return save(fig, out / "tradeoff.png")
 
 
+ENCODER_RUNS = {  # encoder -> its version 5 JSONs; a row's first appearance wins (the default before its retune)
+    "all-MiniLM-L6-v2": ["retrieval_minilm_v5.json", "mapper_minilm_v5.json", "mapper_minilm_v5_contextual.json"],
+    "all-mpnet-base-v2": ["retrieval_mpnet5.json", "mapper_mpnet5.json"],
+}
+
+
+def encoders_figure(data: Path, out: Path) -> Path:
+    """One panel per split: each mapper's top-1 on one encoder's hidden states beside the other's."""
+    tables: dict[str, dict[str, dict]] = {}
+    for encoder, names in ENCODER_RUNS.items():
+        table = tables[encoder] = {}
+        for row in (row for name in names for row in full_rows(data, name)):
+            table.setdefault(short(row["name"]), row)
+    mappers = [m for m in tables["all-MiniLM-L6-v2"] if all(m in table for table in tables.values())]
+    splits = {**SPLITS, "imagenet_prompts": "ImageNet\nprompts"}
+    fig, axes = plt.subplots(2, 3, figsize=(8, 4.2), sharex=True, sharey=True)
+    x = np.arange(len(mappers))
+    for ax, (split, label) in zip(axes.flat, splits.items()):
+        for i, (encoder, table) in enumerate(tables.items()):
+            ax.bar(x + (i - 0.5) * 0.4, [table[m]["metrics"][split]["top1"] for m in mappers], 0.4,
+                   label=encoder, color=plt.cm.tab10(i))
+        ax.set_title(label.replace("\n", " "), fontsize=8)
+        ax.set_xticks(x, mappers, rotation=60, ha="right", fontsize=6)
+        ax.set_ylim(0, 1)
+        ax.grid(axis="y", alpha=0.3)
+    for ax in axes[:, 0]:
+        ax.set_ylabel("top-1", fontsize=8)
+    fig.legend(*axes[0, 0].get_legend_handles_labels(), fontsize=7, ncol=2, loc="upper center",
+               bbox_to_anchor=(0.5, 0.95), frameon=False)
+    fig.suptitle("Each mapper on each encoder (sentences version 5)", fontsize=10)
+    fig.tight_layout(rect=(0, 0, 1, 0.93))
+    return save(fig, out / "encoders.png")
+
+
 def generator_figure(data: Path, out: Path) -> Path:
     """Seconds per batch, eager against folded generator."""
     generator = load(data, "generator.json")
@@ -197,6 +231,7 @@ def generator_figure(data: Path, out: Path) -> Path:
 
 FIGURES: list[Callable[[Path, Path], Path]] = [
     mappers_figure, ablation_figure, tradeoff_figure, latency_figure, word_weights_figure, generator_figure,
+    encoders_figure,
 ]
 
 
