@@ -178,7 +178,7 @@ def tradeoff_figure(data: Path, out: Path) -> Path:
 
 ENCODER_RUNS = {  # encoder -> its version 5 JSONs; a row's first appearance wins (the default before its retune)
     "all-MiniLM-L6-v2": ["retrieval_minilm_v5.json", "mapper_minilm_v5.json", "mapper_minilm_v5_contextual.json"],
-    "all-mpnet-base-v2": ["retrieval_mpnet5.json", "mapper_mpnet5.json"],
+    "all-mpnet-base-v2": ["retrieval_mpnet5.json", "mapper_mpnet5.json", "mapper_mpnet5_contextual.json"],
 }
 
 
