@@ -7,8 +7,8 @@ Reads mapper_quality.json and mapper_default.json (bench.mapper_quality --json),
 --json) and each encoder's runs on sentences version 5 (ENCODER_RUNS) from --data, and writes one small PNG
 per figure to --out. mapper_recorded.json is the mapper table of one earlier bench.mapper_quality run,
 transcribed because retraining every architecture is not cheap: it gives the rows no re-run has (adapter,
-contextual) and, being one run, the training times compared. Each JSON names the command that made it; the PNGs carry no timestamp, so
-redrawing unchanged JSON gives the same files.
+contextual) and, being one run, the training times compared. Each JSON names the command that made it; the
+PNGs carry no timestamp, so redrawing unchanged JSON gives the same files.
 """
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
 """Where a request's time goes: stage by stage, end to end through the pipeline and through the served app.
 
-    python -m bench.latency [--requests 20] [--size 128] [--mapper DIR] [--encoder DIR] [--workdir DIR] [--json OUT.json]
+    python -m bench.latency [--requests 20] [--size 128] [--mapper DIR] [--encoder DIR] [--workdir DIR]
+                            [--json OUT.json]
 
 Full biggan-deep-128 config (--size 256 or 512 for the others: a CPU Space serves 256 first) with random
 weights (they cost what real ones do; at 128 with the real class embeddings from ../shared when present), the
@@ -243,7 +244,8 @@ class PageClient:
 
     def __call__(self, text: str, seed: int, batch: int) -> list[bytes]:
         values = [text, DEFAULT_TRUNCATION, seed, batch, DEFAULT_BLEND]
-        body = {"data": [*values, *self.defaults[len(values):]], "fn_index": self.fn_index, "session_hash": self.session}
+        body = {"data": [*values, *self.defaults[len(values):]], "fn_index": self.fn_index,
+                "session_hash": self.session}
         self.http.post(self.url + "gradio_api/queue/join", json=body).raise_for_status()
         message: dict = {}
         with self.http.stream("GET", self.url + "gradio_api/queue/data", params={"session_hash": self.session}) as stream:
@@ -286,9 +288,9 @@ def main(argv: list[str] | None = None) -> None:
     device, count = pipeline.generator.device, WARM_UP + args.requests
     load_at_start = round(os.getloadavg()[0], 2)
     print(f"device {describe_device(device)}, torch {torch.__version__}, load average {load_at_start:.2f}")
-    print(f"biggan-deep-{args.size} config with random weights ({'folded' if pipeline.generator.optimized else 'eager'} "
-          f"generator), encoder {args.encoder}, mapper {pipeline.mapper.config.arch} "
-          f"({pipeline.mapper.num_parameters():,} parameters)")
+    kind = "folded" if pipeline.generator.optimized else "eager"
+    print(f"biggan-deep-{args.size} config with random weights ({kind} generator), encoder {args.encoder}, "
+          f"mapper {pipeline.mapper.config.arch} ({pipeline.mapper.num_parameters():,} parameters)")
     print(f"{args.requests} timed requests per figure, after {WARM_UP} untimed")
 
     e2e: dict[tuple[str, int], tuple[list[float], list[float]]] = {}

@@ -123,7 +123,9 @@ def test_encoder_cost_times_each_encoder_per_turn_against_the_first(minilm, tmp_
     assert encoder_cost.main([str(tmp_path / "no-such-encoder")]) == 1
 
 
-def test_latency_size_times_that_biggan_deep_and_refuses_one_not_served(monkeypatch, tmp_path, minilm_path, small_mapper_dir):
+def test_latency_size_times_that_biggan_deep_and_refuses_one_not_served(
+    monkeypatch, tmp_path, minilm_path, small_mapper_dir
+):
     # narrow_config: the real 256 layout at 4 channels, so the same files as the full config load in seconds
     monkeypatch.setattr(latency, "DEEP_CONFIGS", {size: narrow_config(size) for size in (128, 256, 512)})
     args = latency.parse_args(["--size", "256", "--encoder", minilm_path, "--mapper", str(small_mapper_dir),
